@@ -1,0 +1,48 @@
+"""The small hierarchy of errors emotune raises.
+
+Library code raises these; only the CLI prints them and sets the exit code.
+Each leaf also subclasses the builtin a user would expect to catch.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "EmotuneError",
+    "ConfigError",
+    "SpaceError",
+    "RegistryError",
+    "DatasetError",
+    "FeatureError",
+    "TrialFailed",
+]
+
+
+class EmotuneError(Exception):
+    """Base class of every error emotune raises on purpose."""
+
+
+class ConfigError(EmotuneError, ValueError):
+    """A configuration value breaks a rule (names the argument, rule and value)."""
+
+
+class SpaceError(ConfigError):
+    """A search space or parameter definition is invalid."""
+
+
+class RegistryError(EmotuneError, KeyError):
+    """A name is unknown to, or already taken in, a registry."""
+
+    def __str__(self) -> str:  # KeyError quotes its message; keep it readable
+        return str(self.args[0]) if self.args else ""
+
+
+class DatasetError(EmotuneError, ValueError):
+    """Input data is missing, malformed or unusable (names file, row and field)."""
+
+
+class FeatureError(EmotuneError, RuntimeError):
+    """A feature extractor could not process an input."""
+
+
+class TrialFailed(EmotuneError, RuntimeError):
+    """An objective evaluation failed (raised error, NaN loss, ...)."""
