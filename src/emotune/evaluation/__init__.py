@@ -1,0 +1,1 @@
+"""Evaluation: metrics (pure functions over NumPy arrays), protocols and reports."""
