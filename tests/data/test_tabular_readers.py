@@ -189,7 +189,7 @@ def test_bad_arguments(tmp_path: Path) -> None:
         load_dataset("csv", f, on_bad_rows="ignore")
     with pytest.raises(ConfigError, match="encoding"):
         load_dataset("csv", f, encoding="no-such-codec")
-    with pytest.raises(RegistryError, match="known: csv"):
+    with pytest.raises(RegistryError, match=r"known: .*\bcsv\b"):
         load_dataset("nope", f)
 
 

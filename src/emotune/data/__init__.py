@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 from emotune.data.schema import BadRow, Dataset, Sample
+from emotune.data.labels import CORPUS_EMOTIONS, EMOTION_VOCABULARY, normalize_emotion
 from emotune.data.readers import READERS, Reader, ReadOptions  # imports register every reader
 from emotune.data.loading import check_classes, load_dataset
 from emotune.data.splits import (
@@ -29,6 +30,9 @@ __all__ = [
     "Sample",
     "BadRow",
     "Dataset",
+    "EMOTION_VOCABULARY",
+    "CORPUS_EMOTIONS",
+    "normalize_emotion",
     "READERS",
     "Reader",
     "ReadOptions",

@@ -1,7 +1,9 @@
 """Corpus readers, one module per corpus or family, registered by name in :data:`READERS`.
 
 Importing this package registers ``csv``, ``tsv``, ``jsonl``, ``mr``, ``sst2``,
-``folder`` and ``tweets``.
+``folder`` and ``tweets`` (text), and ``ravdess``, ``crema-d``, ``tess``, ``savee``,
+``iemocap``, ``audio-folder`` and ``audio-csv`` (speech; labels in the common
+vocabulary of :mod:`emotune.data.labels`).
 """
 
 from __future__ import annotations
@@ -12,5 +14,12 @@ from emotune.data.readers import mr  # noqa: F401
 from emotune.data.readers import sst2  # noqa: F401
 from emotune.data.readers import folder  # noqa: F401
 from emotune.data.readers import tweets  # noqa: F401
+from emotune.data.readers import ravdess  # noqa: F401
+from emotune.data.readers import crema_d  # noqa: F401
+from emotune.data.readers import tess  # noqa: F401
+from emotune.data.readers import savee  # noqa: F401
+from emotune.data.readers import iemocap  # noqa: F401
+from emotune.data.readers import audio_folder  # noqa: F401
+from emotune.data.readers import audio_csv  # noqa: F401
 
 __all__ = ["READERS", "Reader", "ReadOptions", "BadRowLog"]
