@@ -144,3 +144,10 @@ def test_bad_arguments_name_the_rule(kwargs, message):
 def test_optimize_needs_a_stopping_rule():
     with pytest.raises(ConfigError, match="needs trials or timeout"):
         Study(_space()).optimize(_objective)
+
+
+def test_objective_may_return_user_attributes():
+    study = Study(_space(), optimizer="random", seed=0)
+    study.optimize(lambda p: (_objective(p), {"epochs": p["n"]}), trials=4)
+    assert [t.user_attrs["epochs"] for t in study.trials] == [t.params["n"] for t in study.trials]
+    assert all(t.state == TrialState.COMPLETE for t in study.trials)

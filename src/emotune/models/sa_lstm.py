@@ -101,6 +101,17 @@ SA_LSTM_SPACE = Space(
 )
 """The space searched in SALSTM-LWARO: LSTM width and depth, dropout, learning rate, batch size."""
 
+SA_LSTM_CPU_SPACE = Space(
+    {
+        "hidden_size": Int(16, 96),
+        "dropout": Float(0.0, 0.5),
+        "lr": Float(3e-4, 1e-2, log=True),
+        "batch_size": Categorical([32, 64, 128]),
+        "weight_decay": Float(1e-6, 1e-2, log=True),
+    }
+)
+"""A lighter space for two CPU cores (one BiLSTM layer, narrower), used by ``make demo``."""
+
 SA_LSTM_DEFAULTS: dict[str, Any] = {
     "hidden_size": 128,
     "num_layers": 1,
@@ -131,6 +142,7 @@ MODELS.add(
         name="sa_lstm",
         build=build_sa_lstm,
         default_space=SA_LSTM_SPACE,
+        presets={"cpu": SA_LSTM_CPU_SPACE},
         description="BiLSTM with additive self-attention pooling (SALSTM-LWARO)",
         defaults=SA_LSTM_DEFAULTS,
         input_kinds=INPUT_KINDS,

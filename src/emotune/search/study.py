@@ -238,9 +238,12 @@ class Study:
         """Ask :meth:`optimize` to stop after the trials under way."""
         self._stop = True
 
-    def _run_one(self, objective: Callable[[dict[str, Any]], float], handle: TrialHandle) -> tuple[Any, str, str | None]:
+    def _run_one(self, objective: Callable[[dict[str, Any]], Any], handle: TrialHandle) -> tuple[Any, str, str | None]:
         try:
             value = objective(dict(handle.params))
+            if isinstance(value, tuple) and len(value) == 2 and isinstance(value[1], dict):
+                value, attrs = value  # (value, user attributes to keep on the record)
+                self._by_id[handle.id].user_attrs.update(attrs)
         except TrialPruned as exc:
             return None, TrialState.PRUNED, str(exc) or "pruned"
         except KeyboardInterrupt:
@@ -266,6 +269,9 @@ class Study:
         description: str = "search",
     ) -> dict[str, Any] | None:
         """Run ``objective(params) -> float`` for ``trials`` trials or until ``timeout`` seconds.
+
+        The objective may also return ``(value, attrs)``: ``attrs`` (a dict) is kept in
+        the trial record's ``user_attrs`` (e.g. the best training epoch).
 
         Returns the best params found (``None`` if every trial failed).
         """

@@ -1,0 +1,53 @@
+"""Reference rows every report shows: plain scikit-learn models on the same split.
+
+* text: TF-IDF (word 1-2 grams, sublinear tf) + logistic regression;
+* feature vectors (e.g. eGeMAPS functionals): standardised + linear SVM / logistic regression.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+__all__ = ["tfidf_logreg", "vector_baseline"]
+
+
+def tfidf_logreg(
+    train_texts: Sequence[str], y_train: np.ndarray, test_texts: Sequence[str], *, seed: int = 0
+) -> np.ndarray:
+    """Class probabilities ``(n_test, C)`` from TF-IDF + logistic regression fit on the training texts."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    model = make_pipeline(
+        TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1),
+        LogisticRegression(max_iter=2000, C=4.0, random_state=seed),
+    )
+    model.fit(list(train_texts), y_train)
+    return model.predict_proba(list(test_texts))
+
+
+def vector_baseline(
+    x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, *, kind: str = "svm", seed: int = 0
+) -> np.ndarray:
+    """Class probabilities ``(n_test, C)`` from a standardised SVM (RBF) or logistic regression.
+
+    Args:
+        x_train: float ``(n_train, F)`` feature vectors (e.g. 88 eGeMAPS functionals).
+        kind: ``"svm"`` or ``"logreg"``.
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import SVC
+
+    clf = (
+        SVC(C=1.0, kernel="rbf", probability=True, class_weight="balanced", random_state=seed)
+        if kind == "svm"
+        else LogisticRegression(max_iter=3000, class_weight="balanced", random_state=seed)
+    )
+    model = make_pipeline(StandardScaler(), clf)
+    model.fit(x_train, y_train)
+    return model.predict_proba(x_test)

@@ -1,0 +1,142 @@
+"""The run report: ``report.md`` from a run's ``result.json`` and trial records."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+__all__ = ["write_report", "metrics_table_rows"]
+
+_SCALARS = (
+    ("accuracy", "accuracy"),
+    ("macro_f1", "macro-F1"),
+    ("unweighted_accuracy", "UA (macro recall)"),
+    ("roc_auc", "ROC-AUC"),
+)
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.4f}" if value == value else "nan"
+    return str(value)
+
+
+def metrics_table_rows(rows: Sequence[tuple[str, dict[str, Any]]]) -> list[list[str]]:
+    """One row per (name, metrics dict): name then the scalar metrics, formatted."""
+    return [[name] + [_fmt(m.get(key)) for key, _ in _SCALARS] for name, m in rows]
+
+
+def _md_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def write_report(run_dir: str | Path, result: dict[str, Any], trials: Sequence[dict[str, Any]]) -> Path:
+    """Write ``run_dir/report.md``; PNGs named in ``result["plots"]`` are linked.
+
+    Args:
+        result: the contents of ``result.json``.
+        trials: one dict per trial (``id``, ``state``, ``value``, ``duration``, ``params``, ``error``).
+    """
+    run_dir = Path(run_dir)
+    cfg = result.get("config", {})
+    lines: list[str] = []
+    protocol = result.get("protocol", {})
+    if protocol.get("warning"):
+        lines.append(f"> **{protocol['warning']}**\n")
+    lines.append(f"# emotune run: {cfg.get('task', '?')} / {cfg.get('dataset', '?')} / {cfg.get('model', '?')}\n")
+    lines.append(
+        f"Optimizer **{cfg.get('optimizer')}**, {len(trials)} trials, fitness **{cfg.get('fitness')}** "
+        f"on validation ({protocol.get('search', cfg.get('cv'))}); seed {cfg.get('seed')}. "
+        f"The test split ({protocol.get('test', 'held out')}) was fixed before the search and never seen by it.\n"
+    )
+    data = result.get("data", {})
+    if data:
+        lines.append("## Data\n")
+        lines.append(
+            _md_table(
+                ["train", "validation", "test", "classes", "skipped rows"],
+                [[_fmt(data.get("n_train")), _fmt(data.get("n_val")), _fmt(data.get("n_test")),
+                  ", ".join(result.get("labels", [])), _fmt(data.get("skipped", 0))]],
+            )
+            + "\n"
+        )
+        for bad in data.get("skipped_examples", [])[:10]:
+            lines.append(f"- skipped: {bad}")
+        if data.get("skipped_examples"):
+            lines.append("")
+
+    test = result.get("test_metrics", {})
+    baseline = result.get("baseline_metrics", {})
+    lines.append("## Test split\n")
+    rows = [(f"tuned {cfg.get('model')}", test)]
+    rows += [(f"reference: {baseline.get('name', 'baseline')}", baseline)] if baseline else []
+    rows += [(f"reference: {r.get('name')}", r) for r in result.get("reference_metrics", [])]
+    lines.append(_md_table(["model"] + [label for _, label in _SCALARS], metrics_table_rows(rows)) + "\n")
+    if baseline and test:
+        key = cfg.get("fitness", "macro_f1")
+        key = key if key in test else "macro_f1"
+        delta = test.get(key, float("nan")) - baseline.get(key, float("nan"))
+        verdict = "beats" if delta > 0 else "does NOT beat"
+        lines.append(
+            f"The tuned model {verdict} the {baseline.get('name', 'baseline')} reference by "
+            f"**{delta * 100:+.2f} points** of {key} "
+            f"(accuracy {100 * (test.get('accuracy', 0) - baseline.get('accuracy', 0)):+.2f} points).\n"
+        )
+    if result.get("fold_metrics"):
+        lines.append("Mean and spread over outer folds:\n")
+        agg = result["fold_metrics"]
+        lines.append(
+            _md_table(
+                ["metric", "mean", "std"],
+                [[label, _fmt(agg.get(key, {}).get("mean")), _fmt(agg.get(key, {}).get("std"))] for key, label in _SCALARS],
+            )
+            + "\n"
+        )
+    if test.get("per_class"):
+        lines.append("Per class on test:\n")
+        per = test["per_class"]
+        lines.append(
+            _md_table(
+                ["class", "precision", "recall", "F1", "support"],
+                [[name, _fmt(v.get("precision")), _fmt(v.get("recall")), _fmt(v.get("f1")), _fmt(v.get("support"))]
+                 for name, v in per.items()],
+            )
+            + "\n"
+        )
+
+    lines.append("## Search\n")
+    states = {}
+    for t in trials:
+        states[t["state"]] = states.get(t["state"], 0) + 1
+    timings = result.get("timings", {})
+    lines.append(
+        f"Best validation {cfg.get('fitness')}: **{_fmt(result.get('best_fitness'))}** "
+        f"(trial {result.get('best_trial')}). Trials: "
+        + ", ".join(f"{n} {s}" for s, n in sorted(states.items()))
+        + f". Search {_fmt(timings.get('search_seconds'))} s, "
+        f"{_fmt(timings.get('seconds_per_trial'))} s per trial; final training "
+        f"{_fmt(timings.get('final_train_seconds'))} s.\n"
+    )
+    for png in result.get("plots", []):
+        lines.append(f"![{Path(png).stem}]({Path(png).name})\n")
+    lines.append("Best parameters:\n")
+    lines.append(_md_table(["parameter", "value"], [[k, _fmt(v)] for k, v in (result.get("best_params") or {}).items()]) + "\n")
+    failed = [t for t in trials if t["state"] == "failed"]
+    if failed:
+        lines.append("Failed trials:\n")
+        for t in failed[:20]:
+            lines.append(f"- trial {t['id']}: {t.get('error')}")
+        lines.append("")
+    lines.append("## Files\n")
+    lines.append(
+        "`config.yaml` (resolved config; rerun with `emotune tune --config config.yaml`), `split.json` (sample ids of "
+        "each part), `trials.csv`, `result.json`, `model/` (safetensors weights + JSON config; "
+        "`emotune predict --model model/ ...`).\n"
+    )
+    path = run_dir / "report.md"
+    path.write_text("\n".join(lines))
+    return path

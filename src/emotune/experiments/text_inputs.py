@@ -1,0 +1,175 @@
+"""Text inputs for a fold: tokenize or encode texts into model-ready tensors.
+
+:class:`TextInputs` turns the texts of a dataset into what a model is fed, for
+any ``(train indices, evaluation indices)`` pair. Everything learned from data
+(tokenizer vocabulary, Word2Vec vectors) is fitted on the *training* indices
+only. Results are memoised per fold and setting, so the search never tokenizes
+or encodes a text twice; MiniLM states also go to the on-disk feature cache.
+
+Feature kinds (``TuneConfig.features``):
+
+* ``tokens``: token ids (pad 0) into a trainable embedding;
+* ``word2vec``: the same, the embedding initialised by Word2Vec trained on the
+  training texts (GA paper: window 4, five epochs, learning rate 0.03);
+* ``minilm``: frozen MiniLM-L6 token states, frames ``(T, 384)``;
+* ``minilm_pooled``: frozen MiniLM-L6 sentence vectors ``(384,)``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+
+from emotune.exceptions import ConfigError
+
+__all__ = ["TextInputs", "FoldInputs", "lengths_to_mask"]
+
+
+def lengths_to_mask(lengths: np.ndarray, max_len: int) -> np.ndarray:
+    """Bool mask ``(n, max_len)``, True at the first ``lengths[i]`` steps (at least one)."""
+    lengths = np.maximum(np.asarray(lengths, dtype=np.int64), 1)
+    return np.arange(max_len)[None, :] < lengths[:, None]
+
+
+@dataclass
+class FoldInputs:
+    """Model-ready arrays for one fold.
+
+    ``x_*`` are int64 ``(n, T)`` token ids, float32 ``(n, T, F)`` frames or
+    float32 ``(n, F)`` vectors; ``mask_*`` bool ``(n, T)`` or ``None``.
+    ``bundle`` holds what a saved model needs to rebuild the features (JSON-able).
+    """
+
+    x_train: np.ndarray
+    mask_train: np.ndarray | None
+    x_eval: np.ndarray
+    mask_eval: np.ndarray | None
+    input_spec: Any
+    bundle: dict[str, Any] = field(default_factory=dict)
+
+
+def _key(indices: np.ndarray) -> str:
+    return hashlib.sha1(np.asarray(indices, dtype=np.int64).tobytes()).hexdigest()[:16]
+
+
+class TextInputs:
+    """Builds :class:`FoldInputs` from texts for one feature kind.
+
+    Args:
+        texts: all texts of the dataset (train, validation and test).
+        features: ``tokens``, ``word2vec``, ``minilm`` or ``minilm_pooled``.
+        tokenizer: default tokenizer name (a ``tokenizer`` search parameter overrides it).
+        vocab_size: vocabulary cap for token features.
+        max_len: tokens (or word pieces) per text.
+        cache: a :class:`~emotune.features.cache.FeatureCache` for MiniLM states, or None.
+        seed: seed of Word2Vec.
+        progress: show progress bars while encoding.
+    """
+
+    def __init__(
+        self,
+        texts: Sequence[str],
+        *,
+        features: str = "tokens",
+        tokenizer: str = "blankspace",
+        vocab_size: int = 11560,
+        max_len: int = 64,
+        cache: Any = None,
+        seed: int = 0,
+        progress: bool = False,
+    ) -> None:
+        if features not in ("tokens", "word2vec", "minilm", "minilm_pooled"):
+            raise ConfigError(f"text features must be tokens, word2vec, minilm or minilm_pooled, got {features!r}")
+        self.texts = list(texts)
+        self.features = features
+        self.tokenizer = tokenizer
+        self.vocab_size = int(vocab_size)
+        self.max_len = int(max_len)
+        self.cache = cache
+        self.seed = seed
+        self.progress = progress
+        self._memo: dict[tuple, Any] = {}
+        self._encoder = None
+
+    # --- token features ---------------------------------------------------------
+    def _tokenized(self, train_idx: np.ndarray, name: str):
+        key = ("tok", _key(train_idx), name)
+        if key not in self._memo:
+            from emotune.features.tokenizers import make_tokenizer
+
+            tok = make_tokenizer(name, max_vocab=self.vocab_size).fit([self.texts[i] for i in train_idx])
+            ids, lengths = tok.encode(self.texts, max_len=self.max_len)
+            self._memo[key] = (tok, ids, lengths)
+        return self._memo[key]
+
+    def _word2vec(self, train_idx: np.ndarray, name: str, tok: Any, dim: int) -> np.ndarray:
+        key = ("w2v", _key(train_idx), name, dim)
+        if key not in self._memo:
+            from emotune.features.word2vec import word2vec_for_tokenizer
+
+            self._memo[key] = word2vec_for_tokenizer(
+                tok, [self.texts[i] for i in train_idx], dim=dim, seed=self.seed
+            )
+        return self._memo[key]
+
+    # --- MiniLM features ----------------------------------------------------------
+    @property
+    def encoder(self):
+        if self._encoder is None:
+            from emotune.features.text_encoders import MiniLMEncoder
+
+            self._encoder = MiniLMEncoder(max_len=self.max_len, cache=self.cache, progress=self.progress)
+        return self._encoder
+
+    def _minilm(self) -> tuple[np.ndarray, np.ndarray | None]:
+        key = ("minilm", self.features, self.max_len)
+        if key not in self._memo:
+            if self.features == "minilm":
+                states, lengths = self.encoder.encode_tokens(self.texts, self.max_len)
+                self._memo[key] = (states, lengths_to_mask(lengths, self.max_len))
+            else:
+                self._memo[key] = (self.encoder.encode_pooled(self.texts), None)
+        return self._memo[key]
+
+    def prepare(self) -> None:
+        """Encode every text now (MiniLM features), so trials only train."""
+        if self.features.startswith("minilm"):
+            self._minilm()
+
+    # --- the fold -------------------------------------------------------------------
+    def build(self, train_idx: np.ndarray, eval_idx: np.ndarray, params: dict[str, Any]) -> FoldInputs:
+        """Inputs for training on ``train_idx`` and evaluating on ``eval_idx``.
+
+        Reads ``tokenizer`` and ``embedding_dim`` from ``params`` when present.
+        """
+        from emotune.models.inputs import InputSpec
+
+        train_idx = np.asarray(train_idx, dtype=np.int64)
+        eval_idx = np.asarray(eval_idx, dtype=np.int64)
+        if self.features.startswith("minilm"):
+            x, mask = self._minilm()
+            if mask is None:
+                spec = InputSpec(kind="vector", feature_dim=x.shape[1])
+                return FoldInputs(x[train_idx], None, x[eval_idx], None, spec, self._bundle_minilm())
+            spec = InputSpec(kind="frames", feature_dim=x.shape[2], max_len=self.max_len)
+            return FoldInputs(x[train_idx], mask[train_idx], x[eval_idx], mask[eval_idx], spec, self._bundle_minilm())
+
+        name = params.get("tokenizer", self.tokenizer)
+        tok, ids, lengths = self._tokenized(train_idx, name)
+        mask = lengths_to_mask(lengths, self.max_len)
+        pretrained = None
+        dim = int(params.get("embedding_dim", 128))
+        if self.features == "word2vec":
+            dim = int(params.get("embedding_dim", 100))
+            pretrained = self._word2vec(train_idx, name, tok, dim)
+        spec = InputSpec(
+            kind="tokens", vocab_size=tok.vocab_size, embedding_dim=dim, pretrained=pretrained, max_len=self.max_len
+        )
+        bundle = {"features": self.features, "max_len": self.max_len, "tokenizer": tok.to_json()}
+        return FoldInputs(ids[train_idx], mask[train_idx], ids[eval_idx], mask[eval_idx], spec, bundle)
+
+    def _bundle_minilm(self) -> dict[str, Any]:
+        return {"features": self.features, "max_len": self.max_len, "encoder": "minilm-l6"}

@@ -1,0 +1,129 @@
+"""End-to-end `emotune tune` on real tweets: every file of the run directory, honest splits, bad rows."""
+
+import csv
+import json
+
+import numpy as np
+import pytest
+import yaml
+
+from emotune.exceptions import ConfigError, DatasetError
+from emotune.experiments.config import TuneConfig, load_config
+from emotune.experiments.tune import run_tune
+from emotune.serving.predictor import Predictor
+
+
+def _config(tmp_path, **kw):
+    base = dict(
+        dataset="tweets", limit=300, features="tokens", model="sa_lstm", optimizer="random", trials=2,
+        epochs=2, patience=1, out=str(tmp_path / "run"), cache_dir=str(tmp_path / "cache"), progress=False,
+        fixed_params={"hidden_size": 32, "num_layers": 1, "batch_size": 64},
+    )
+    base.update(kw)
+    return TuneConfig(**base)
+
+
+@pytest.fixture(scope="module")
+def tweets_run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("tune")
+    result = run_tune(_config(tmp))
+    return tmp / "run", result
+
+
+def test_run_directory_holds_every_file(tweets_run):
+    run, _ = tweets_run
+    for name in ("config.yaml", "split.json", "trials.csv", "result.json", "report.md", "search_curve.png",
+                 "confusion_matrix.png", "model/weights.safetensors", "model/bundle.json"):
+        assert (run / name).is_file(), name
+
+
+def test_result_json_has_the_documented_keys(tweets_run):
+    run, result = tweets_run
+    on_disk = json.loads((run / "result.json").read_text())
+    assert on_disk["best_params"] == result["best_params"]
+    for key in ("best_params", "best_fitness", "test_metrics", "baseline_metrics", "timings"):
+        assert key in on_disk
+    for metrics in (on_disk["test_metrics"], on_disk["baseline_metrics"]):
+        assert {"accuracy", "macro_f1", "unweighted_accuracy", "roc_auc", "per_class", "confusion_matrix"} <= set(metrics)
+    assert on_disk["baseline_metrics"]["name"] == "tfidf_logreg"
+    assert np.array(on_disk["test_metrics"]["confusion_matrix"]).sum() == on_disk["data"]["n_test"]
+
+
+def test_test_ids_never_reach_the_search(tweets_run):
+    run, _ = tweets_run
+    parts = json.loads((run / "split.json").read_text())["parts"]
+    train, val, test = set(parts["train"]), set(parts["val"]), set(parts["test"])
+    assert train and val and test
+    assert not (train & test) and not (val & test) and not (train & val)
+    assert len(train | val | test) == 300
+
+
+def test_trials_csv_has_one_row_per_trial(tweets_run):
+    run, _ = tweets_run
+    rows = list(csv.DictReader((run / "trials.csv").open()))
+    assert len(rows) == 2
+    assert {"trial", "state", "fitness", "seconds", "lr"} <= set(rows[0])
+    assert all(r["state"] == "complete" for r in rows)
+
+
+def test_config_round_trips_and_report_mentions_the_reference(tweets_run):
+    run, _ = tweets_run
+    again = load_config(run / "config.yaml")
+    assert again.to_dict() == yaml.safe_load((run / "config.yaml").read_text())
+    report = (run / "report.md").read_text()
+    assert "tfidf_logreg" in report and "points" in report
+
+
+def test_bundle_predicts_without_the_run(tweets_run):
+    run, result = tweets_run
+    predictor = Predictor.load(run / "model")
+    out = predictor.predict(["I love it", "this is terrible"])
+    assert [set(o["proba"]) for o in out] == [set(result["labels"])] * 2
+    assert all(abs(sum(o["proba"].values()) - 1) < 1e-4 for o in out)
+    with pytest.raises(DatasetError, match="input 1: text is empty"):
+        predictor.predict(["fine", "  "])
+
+
+def test_bad_rows_stop_with_file_line_and_field(tmp_path):
+    data = tmp_path / "d.csv"
+    rows = ["text,label"] + [f"good text {i},{'pos' if i % 2 else 'neg'}" for i in range(40)] + [" ,pos"]
+    data.write_text("\n".join(rows) + "\n")
+    with pytest.raises(DatasetError, match=r"d\.csv.*line 42.*text"):
+        run_tune(_config(tmp_path, dataset="csv", data_dir=str(data), limit=None))
+
+
+def test_bad_rows_skipped_are_counted_in_the_report(tmp_path):
+    data = tmp_path / "d.csv"
+    rows = ["text,label"] + [f"good {'great' if i % 2 else 'awful'} text {i},{'pos' if i % 2 else 'neg'}" for i in range(60)]
+    rows += [" ,pos", "no label here,"]
+    data.write_text("\n".join(rows) + "\n")
+    result = run_tune(_config(tmp_path, dataset="csv", data_dir=str(data), limit=None, on_bad_rows="skip"))
+    assert result["data"]["skipped"] == 2
+    assert "skipped" in (tmp_path / "run" / "report.md").read_text()
+
+
+def test_every_trial_failing_is_a_clear_error(tmp_path):
+    with pytest.raises(Exception, match="every trial failed"):
+        run_tune(_config(tmp_path, fixed_params={"hidden_size": -3}))
+    rows = list(csv.DictReader((tmp_path / "run" / "trials.csv").open()))
+    assert [r["state"] for r in rows] == ["failed", "failed"]
+    assert "hidden_size" in rows[0]["error"]
+
+
+@pytest.mark.parametrize(
+    "kw, message",
+    [
+        ({"task": "video"}, "task must be one of"),
+        ({"features": "mfcc"}, "features for task 'text' must be one of"),
+        ({"test_size": 1.5}, "test_size must be in"),
+        ({"trials": 0}, "trials must be >= 1"),
+    ],
+)
+def test_config_errors_name_the_field(tmp_path, kw, message):
+    with pytest.raises(ConfigError, match=message):
+        _config(tmp_path, **kw)
+
+
+def test_unknown_config_key_is_an_error():
+    with pytest.raises(ConfigError, match="unknown config keys \\['epochz'\\]"):
+        TuneConfig.from_dict({"epochz": 3})
