@@ -114,7 +114,7 @@ def test_optimizer_adapts_once_per_generation() -> None:
 
 def test_registered_with_defaults_and_validation() -> None:
     opt = OPTIMIZERS.get("lwaro")(3, budget=100, seed=0)
-    assert isinstance(opt, lw.LWARO) and lw.LWARO_VERSION == "1.0"
+    assert isinstance(opt, lw.LWARO) and lw.LWARO_VERSION == "1.1"
     assert opt.pop_size == 8 and opt.rho_ == 0.5 and opt.s_ == 0.5
     with pytest.raises(ConfigError, match="rho0"):
         lw.LWARO(3, rho0=0.95)
@@ -160,3 +160,12 @@ def test_beats_random_on_shifted_sphere() -> None:
         _drive(rs, _sphere, 1000, batch=8)
         _drive(lo, _sphere, 1000, batch=8)
         assert lo.best_value < rs.best_value, (seed, lo.best_value, rs.best_value)
+
+
+def test_first_guided_generation_moves_even_on_a_tiny_budget() -> None:
+    """v1.1: with 1.5 generations of budget the guided generation must not repeat generation 0."""
+    opt = lw.LWARO(3, budget=12, seed=0, pop_size=8)
+    ids, X0 = opt.ask_batch(8)
+    opt.tell_batch(ids, ((X0 - 0.3) ** 2).sum(axis=1))
+    _, X1 = opt.ask_batch(4)
+    assert not np.any(np.all(np.isclose(X1[:, None, :], X0[None, :, :]), axis=2))

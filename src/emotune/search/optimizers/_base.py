@@ -229,8 +229,10 @@ class PopulationOptimizer(Optimizer):
 
     @property
     def max_generations(self) -> int:
-        """``T``: generations the budget allows after the initial population (>= 1)."""
-        return max(1, self.budget // self.pop_size - 1)
+        """``T``: generations the budget allows after the initial population,
+        ``ceil((budget - pop_size) / pop_size)``, at least 1 (a partly-used last
+        generation still counts, so a schedule never ends before the budget does)."""
+        return max(1, -(-(self.budget - self.pop_size) // self.pop_size))
 
     def _new_generation(self) -> np.ndarray:
         raise NotImplementedError

@@ -53,7 +53,7 @@ Generations
            child_l <- 1 - child_l  with probability p_m(g)                  GA-(4)
 
        ``p_m`` decays linearly over the ``T`` generations the budget allows
-       (``T = max_generations = budget // pop_size - 1``), floored at
+       (``T = max_generations = ceil((budget - pop_size) / pop_size)``), floored at
        ``p_m_min``::
 
            p_m(g) = max(p_m_min, p_m0 * (1 - (g - 1) / T))                  GA-(5)

@@ -3,10 +3,15 @@
 No paper gives LWARO's equations, so this module is the definition
 (``LWARO_VERSION``); a change to any rule below must bump the version.
 
-Definition, version 1.0 (minimising in the unit box ``[0, 1]^D``). ``N``
-agents ``x_i`` with values ``f_i``; ``t = 1..T`` is the generation
-(``T = max_generations``, ``t`` capped at ``T``); ``x_best`` is the best point
-told so far.
+Definition, version 1.1 (minimising in the unit box ``[0, 1]^D``). ``N``
+agents ``x_i`` with values ``f_i``; ``t = 0..T-1`` counts the guided
+generations built before the current one (``T = max_generations``, ``t``
+capped at ``T - 1``); ``x_best`` is the best point told so far.
+
+Changes: 1.1 counts ``t`` from 0, so the first guided generation moves with the
+full energy ``E = 2`` and the last with ``2 / T`` (1.0 counted from 1, which
+made the last generation re-propose every agent unchanged: with a budget of
+1.5 generations, the whole guided generation was wasted).
 
 * Generation 0: ``x_i ~ U[0, 1]^D``.
 * (L1) energy: ``E(t) = 2 (1 - t/T)``.
@@ -29,11 +34,10 @@ told so far.
 
   - (L5) centre move: ``step = n * (c - x_i) + L * (x_best - x_p)``;
 
-  (L6) ``x_i' = clip(x_i + E(t) * s * step, 0, 1)``. (At ``t = T``,
-  ``E = 0`` and the last generation re-proposes the agents unchanged.)
+  (L6) ``x_i' = clip(x_i + E(t) * s * step, 0, 1)``.
 * (L7) greedy replacement: ``x_i'`` replaces ``x_i`` only if its value is
   strictly better (``nan``/``inf`` never replaces).
-* (L8) adaptive weights, once per generation when generation ``t >= 2`` is
+* (L8) adaptive weights, once per generation when the second guided generation or a later one is
   built, with ``improved`` = the best value told so far fell since generation
   ``t - 1`` was built:
 
@@ -64,7 +68,7 @@ from emotune.search.optimizers._base import OPTIMIZERS, PopulationOptimizer, lev
 
 __all__ = ["LWARO", "LWARO_VERSION", "energy", "fitness_weights", "random_peers", "lwaro_step", "adapt"]
 
-LWARO_VERSION = "1.0"
+LWARO_VERSION = "1.1"
 LEVY_BETA = 1.5
 LEVY_SCALE = 0.01
 
@@ -276,7 +280,7 @@ class LWARO(PopulationOptimizer):
         self.prev_best_ = float(self.best_value)
 
         T = self.max_generations
-        t = min(self.generation, T)
+        t = min(self.generation - 1, T - 1)  # guided generations already built: 0..T-1
         rng = self.rng
         x_best = self.best_x if self.best_x is not None else self.pop_[int(np.argmin(self.fit_))]
         w = fitness_weights(self.fit_, kappa=self.kappa)  # (L2)

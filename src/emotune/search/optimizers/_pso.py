@@ -34,7 +34,7 @@ are order-free, so tells may arrive in any order; an untold particle keeps its
 
 **IPSO** ("ipso"): the same swarm with time-varying coefficients (Yue et al.
 2023). For the move that builds generation ``t`` (``t = 1, ..., t_max``, with
-``t_max = max_generations = budget // pop_size - 1``; ``t`` is clipped to
+``t_max = max_generations = ceil((budget - pop_size) / pop_size)``; ``t`` is clipped to
 ``t_max`` when a study runs past its budget)::
 
     w(t)  = w_max - (w_max - w_min) * (4 / pi) * arctan(t / t_max)      eq. 5
