@@ -86,6 +86,208 @@ def bench_optimizers(
         console.print(f"wrote {out / 'results.json'} and convergence plots")
 
 
+def _tune_overrides(**kwargs):
+    return {k: v for k, v in kwargs.items() if v is not None}
+
+
+@app.command("tune")
+def tune(
+    config: Optional[Path] = typer.Option(None, "--config", help="YAML config; flags given too override it."),
+    task: Optional[str] = typer.Option(None, help="text or speech."),
+    dataset: Optional[str] = typer.Option(None, help="Registered dataset/reader name (tweets, mr, sst2, csv, crema-d...)."),
+    data_dir: Optional[str] = typer.Option(None, help="Folder or file of the dataset."),
+    text_col: Optional[str] = typer.Option(None, help="Text column of a csv/tsv/jsonl file."),
+    label_col: Optional[str] = typer.Option(None, help="Label column."),
+    group_col: Optional[str] = typer.Option(None, help="Group column (speaker/author); splits never share a group."),
+    on_bad_rows: Optional[str] = typer.Option(None, help="error (stop at the first bad row) or skip (skip and report)."),
+    limit: Optional[int] = typer.Option(None, help="Use a stratified subset of this many samples."),
+    features: Optional[str] = typer.Option(None, help="tokens, word2vec, minilm, minilm_pooled (text); mfcc, logmel, egemaps, whisper... (speech)."),
+    model: Optional[str] = typer.Option(None, help="Registered model (sa_lstm, bilstm_tcsa, lstm_sa, cnn_bilstm, mlp)."),
+    preset: Optional[str] = typer.Option(None, help="A named search space of the model (e.g. lstm_sa_ga21)."),
+    optimizer: Optional[str] = typer.Option(None, help="random, ga, pso, ipso, aquila, lwaro or tpe."),
+    trials: Optional[int] = typer.Option(None, help="Number of trials (the search budget)."),
+    timeout: Optional[float] = typer.Option(None, help="Stop starting trials after this many seconds."),
+    fitness: Optional[str] = typer.Option(None, help="accuracy, macro_f1, unweighted_accuracy or roc_auc."),
+    cv: Optional[str] = typer.Option(None, help="holdout, K (stratified k-fold), group:K or logo, on train+validation."),
+    epochs: Optional[int] = typer.Option(None, help="Maximum epochs per training."),
+    max_len: Optional[int] = typer.Option(None, help="Text: tokens (or word pieces) per text."),
+    max_seconds: Optional[float] = typer.Option(None, help="Speech: cut every clip to this many seconds."),
+    frame_pool: Optional[int] = typer.Option(None, help="Speech: average this many frames into one."),
+    normalize: Optional[str] = typer.Option(None, help="Speech: feature normalisation, global, speaker or none."),
+    workers: Optional[int] = typer.Option(None, help="Speech: feature-extraction processes."),
+    seed: Optional[int] = typer.Option(None, help="Seed of everything."),
+    out: Optional[str] = typer.Option(None, help="Run directory."),
+    no_progress: bool = typer.Option(False, "--no-progress", help="Hide progress bars."),
+) -> None:
+    """Tune a recognizer: search on validation, retrain, score once on the held-out test split."""
+    from emotune.experiments.config import TuneConfig, load_config
+    from emotune.experiments.tune import run_tune
+
+    overrides = _tune_overrides(
+        task=task, dataset=dataset, data_dir=data_dir, text_col=text_col, label_col=label_col, group_col=group_col,
+        on_bad_rows=on_bad_rows, limit=limit, features=features, model=model, preset=preset, optimizer=optimizer,
+        trials=trials, timeout=timeout, fitness=fitness, cv=cv, epochs=epochs, max_len=max_len, seed=seed, out=out,
+        max_seconds=max_seconds, frame_pool=frame_pool, normalize=normalize, workers=workers,
+    )
+    if no_progress:
+        overrides["progress"] = False
+    try:
+        cfg = load_config(config, **overrides) if config is not None else TuneConfig.from_dict(overrides)
+        result = run_tune(cfg, console=console)
+    except EmotuneError as exc:
+        _fail(exc)
+    _print_result(result, Path(cfg.out))
+
+
+def _print_result(result: dict, out: Path) -> None:
+    from rich.table import Table
+
+    from emotune.evaluation.report import metrics_table_rows
+
+    cfg = result["config"]
+    table = Table(title=f"{cfg['dataset']}: test split ({result['data']['n_test']} samples, never seen by the search)")
+    for col in ("model", "accuracy", "macro-F1", "UA", "ROC-AUC"):
+        table.add_column(col, justify="right" if col != "model" else "left")
+    rows = [(f"tuned {cfg['model']} ({cfg['optimizer']})", result["test_metrics"])]
+    if result.get("baseline_metrics"):
+        rows.append((f"reference {result['baseline_metrics'].get('name')}", result["baseline_metrics"]))
+    rows += [(f"reference {r.get('name')}", r) for r in result.get("reference_metrics", [])]
+    for row in metrics_table_rows(rows):
+        table.add_row(*row)
+    console.print(table)
+    if result.get("baseline_metrics"):
+        key = cfg["fitness"] if cfg["fitness"] in result["test_metrics"] else "macro_f1"
+        delta = result["test_metrics"][key] - result["baseline_metrics"][key]
+        console.print(f"tuned - reference = {delta * 100:+.2f} points of {key}")
+    t = result["timings"]
+    console.print(
+        f"best validation {cfg['fitness']} {result['best_fitness']:.4f}; search {t['search_seconds']:.0f} s "
+        f"({t['seconds_per_trial']:.1f} s/trial), total {t['total_seconds']:.0f} s"
+    )
+    console.print(f"report: {out / 'report.md'}   model: {out / 'model'}")
+
+
+@app.command("demo")
+def demo(
+    out: str = typer.Option("runs/demo", help="Run directory."),
+    trials: Optional[int] = typer.Option(None, help="Override the demo's number of trials."),
+) -> None:
+    """Tune a sentiment model on the embedded tweets corpus (about ten minutes on two cores)."""
+    from importlib import resources
+
+    from emotune.experiments.config import load_config
+    from emotune.experiments.tune import run_tune
+
+    path = resources.files("emotune.experiments").joinpath("demo.yaml")
+    try:
+        cfg = load_config(Path(str(path)), out=out, trials=trials)
+        console.print(f"[bold]emotune demo[/]: {cfg.model} on {cfg.features} features of {cfg.limit} tweets, "
+                      f"{cfg.trials} trials of {cfg.optimizer}")
+        result = run_tune(cfg, console=console)
+    except EmotuneError as exc:
+        _fail(exc)
+    _print_result(result, Path(out))
+
+
+@app.command("predict")
+def predict(
+    model: Path = typer.Option(..., "--model", help="A model bundle folder (RUN/model)."),
+    inputs: list[str] = typer.Argument(None, help="Texts (or audio paths for a speech model)."),
+    file: Optional[Path] = typer.Option(None, "--file", help="A file with one input per line."),
+) -> None:
+    """Predict labels with a saved model bundle; prints JSON lines."""
+    from emotune.serving.predictor import Predictor
+
+    items = list(inputs or [])
+    if file is not None:
+        items += [line.rstrip("\n") for line in file.read_text().splitlines() if line.strip()]
+    if not items:
+        _fail(EmotuneError("give inputs as arguments or --file"))
+    try:
+        predictor = Predictor.load(model)
+        for item, pred in zip(items, predictor.predict(items)):
+            sys.stdout.write(json.dumps({"input": item, **pred}) + "\n")
+    except EmotuneError as exc:
+        _fail(exc)
+
+
+def _cache(cache_dir: Optional[Path]):
+    from emotune.features.cache import FeatureCache, default_cache_root
+
+    return FeatureCache(cache_dir if cache_dir is not None else default_cache_root())
+
+
+def _human_bytes(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} B"
+
+
+@features_app.command("extract")
+def features_extract(
+    dataset: str = typer.Option(..., help="Registered speech corpus (crema-d, ravdess, tess, ...)."),
+    data_dir: Optional[str] = typer.Option(None, help="Folder of the corpus."),
+    features: str = typer.Option("mfcc", help="Audio features: mfcc, logmel, egemaps, egemaps_lld, whisper, whisper_pooled."),
+    workers: int = typer.Option(2, min=1, help="Worker processes for files not in the cache."),
+    max_seconds: float = typer.Option(8.0, min=0.01, help="Cut every clip to this many seconds (as `tune` does)."),
+    limit: Optional[int] = typer.Option(None, help="Only a stratified subset of this many clips."),
+    seed: int = typer.Option(0, help="Seed of that subset."),
+    cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help="Cache folder (default $EMOTUNE_CACHE or ~/.cache/emotune)."),
+    no_progress: bool = typer.Option(False, "--no-progress", help="Hide the progress bar."),
+) -> None:
+    """Extract audio features of every clip of a corpus into the cache; prints counts."""
+    from emotune.data import load_dataset
+    from emotune.experiments.speech_inputs import fill_cache
+
+    cache = _cache(cache_dir)
+    try:
+        ds = load_dataset(dataset, data_dir, on_bad_rows="skip", limit=limit, seed=seed)
+        stats = fill_cache(ds, features, cache=cache, workers=workers, max_seconds=max_seconds,
+                           progress=not no_progress)
+    except EmotuneError as exc:
+        _fail(exc)
+    console.print(
+        f"[bold]{features}[/] of {stats['files']} clips ({dataset}): extracted {stats['extracted']}, "
+        f"cached {stats['cached']}, failed {stats['failed']}, {stats['seconds']:.1f} s"
+    )
+    console.print(f"cache: {cache.root}", soft_wrap=True)
+    for path, reason in stats["errors"][:10]:
+        err_console.print(f"[yellow]failed:[/] {path}: {reason}")
+    if len(stats["errors"]) > 10:
+        err_console.print(f"... and {len(stats['errors']) - 10} more")
+    if ds.skipped:
+        err_console.print(f"[yellow]{len(ds.skipped)} files skipped while reading the corpus[/] (first: {ds.skipped[0]})")
+
+
+@cache_app.command("info")
+def cache_info(
+    cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help="Cache folder (default $EMOTUNE_CACHE or ~/.cache/emotune)."),
+) -> None:
+    """Print the number of entries, their size and the cache folder."""
+    info = _cache(cache_dir).info()
+    console.print(f"entries {info['entries']}, {_human_bytes(info['bytes'])} ({info['bytes']} bytes), path {info['path']}")
+
+
+@cache_app.command("clear")
+def cache_clear(
+    cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help="Cache folder (default $EMOTUNE_CACHE or ~/.cache/emotune)."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+) -> None:
+    """Delete every cached feature array (only the cache's own files)."""
+    cache = _cache(cache_dir)
+    info = cache.info()
+    if info["entries"] == 0:
+        console.print(f"cache {info['path']} is already empty")
+        return
+    if not yes and not typer.confirm(f"delete {info['entries']} entries ({_human_bytes(info['bytes'])}) in {info['path']}?"):
+        raise typer.Exit(code=1)
+    removed = cache.clear()
+    console.print(f"removed {removed} entries from {info['path']}")
+
+
 def main() -> None:
     """Console-script entry point."""
     try:

@@ -127,3 +127,24 @@ def test_config_errors_name_the_field(tmp_path, kw, message):
 def test_unknown_config_key_is_an_error():
     with pytest.raises(ConfigError, match="unknown config keys \\['epochz'\\]"):
         TuneConfig.from_dict({"epochz": 3})
+
+
+@pytest.mark.slow
+def test_minilm_frames_into_sa_lstm_with_lwaro(tmp_path):
+    result = run_tune(_config(tmp_path, features="minilm", max_len=32, optimizer="lwaro", trials=3,
+                              optimizer_options={"pop_size": 2}))
+    assert result["trials"]["complete"] == 3
+    bundle = json.loads((tmp_path / "run" / "model" / "bundle.json").read_text())
+    assert bundle["features"]["features"] == "minilm" and bundle["input_spec"]["feature_dim"] == 384
+    assert Predictor.load(tmp_path / "run" / "model").predict(["so happy today"])[0]["label"] in result["labels"]
+
+
+@pytest.mark.slow
+def test_ga_on_the_papers_21_bit_space_uses_the_tokenizer_gene(tmp_path):
+    result = run_tune(_config(tmp_path, model="lstm_sa", preset="lstm_sa_ga21", optimizer="ga", trials=3, epochs=1,
+                              limit=200, fixed_params={"d_model": 300, "n_layers": 1, "replications": 0,
+                                                       "batch_size": 64}))
+    assert result["trials"]["complete"] == 3
+    assert result["best_params"]["tokenizer"] in ("blankspace", "wordpiece")
+    bundle = json.loads((tmp_path / "run" / "model" / "bundle.json").read_text())
+    assert bundle["features"]["tokenizer"]["name"] == result["best_params"]["tokenizer"]

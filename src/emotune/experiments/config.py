@@ -1,0 +1,143 @@
+"""The typed configuration of one ``emotune tune`` run.
+
+One YAML file (or the equivalent flags) per run, seed first; validated into
+:class:`TuneConfig`; the resolved config is saved beside the results so any run
+can be repeated with ``emotune tune --config RUN/config.yaml``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from emotune.exceptions import ConfigError
+
+__all__ = ["TuneConfig", "load_config", "save_config", "TEXT_FEATURES", "SPEECH_FEATURES"]
+
+TEXT_FEATURES = ("tokens", "word2vec", "minilm", "minilm_pooled")
+"""Text inputs: token ids with a trainable embedding, the same initialised from
+Word2Vec, frozen MiniLM token states (frames), or pooled MiniLM sentence vectors."""
+
+SPEECH_FEATURES = ("mfcc", "logmel", "egemaps", "egemaps_lld", "whisper", "whisper_pooled")
+
+_TASKS = ("text", "speech")
+_NORMALIZE = ("global", "speaker", "none")
+_ON_BAD = ("error", "skip")
+
+
+@dataclass
+class TuneConfig:
+    """Everything that defines a tuning run. Field order mirrors the YAML file."""
+
+    seed: int = 0
+    task: str = "text"
+    # data
+    dataset: str = "tweets"
+    data_dir: str | None = None
+    text_col: str = "text"
+    label_col: str = "label"
+    group_col: str | None = None
+    on_bad_rows: str = "error"
+    limit: int | None = None
+    # protocol
+    cv: str = "holdout"
+    test_size: float = 0.2
+    val_size: float = 0.15
+    fitness: str = "macro_f1"
+    split_by: str = "group"
+    # features
+    features: str = "tokens"
+    tokenizer: str = "blankspace"
+    vocab_size: int = 11560
+    max_len: int = 64
+    normalize: str = "global"
+    # speech features (task "speech"; max_len is not used there: frames follow from max_seconds)
+    max_seconds: float = 8.0
+    frame_pool: int = 1
+    workers: int = 2
+    # model and search
+    model: str = "sa_lstm"
+    preset: str | None = None
+    optimizer: str = "lwaro"
+    optimizer_options: dict[str, Any] = field(default_factory=dict)
+    trials: int = 30
+    timeout: float | None = None
+    fixed_params: dict[str, Any] = field(default_factory=dict)
+    # training
+    epochs: int = 10
+    patience: int = 3
+    max_train_seconds: float | None = None
+    fgm_epsilon: float = 0.0
+    threads: int = 1
+    # output
+    out: str = "runs/latest"
+    cache_dir: str | None = None
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Cheap checks; each error names the field, the rule and the value."""
+        if self.task not in _TASKS:
+            raise ConfigError(f"task must be one of {_TASKS}, got {self.task!r}")
+        if self.on_bad_rows not in _ON_BAD:
+            raise ConfigError(f"on_bad_rows must be one of {_ON_BAD}, got {self.on_bad_rows!r}")
+        allowed = TEXT_FEATURES if self.task == "text" else SPEECH_FEATURES
+        if self.features not in allowed:
+            raise ConfigError(f"features for task {self.task!r} must be one of {allowed}, got {self.features!r}")
+        if not 0.0 < self.test_size < 1.0:
+            raise ConfigError(f"test_size must be in (0, 1), got {self.test_size}")
+        if not 0.0 < self.val_size < 1.0:
+            raise ConfigError(f"val_size must be in (0, 1), got {self.val_size}")
+        for name in ("trials", "epochs", "max_len", "vocab_size"):
+            if int(getattr(self, name)) < 1:
+                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.limit is not None and int(self.limit) < 2:
+            raise ConfigError(f"limit must be >= 2 or empty, got {self.limit}")
+        if int(self.threads) < 1:
+            raise ConfigError(f"threads must be >= 1, got {self.threads}")
+        if self.patience < 0:
+            raise ConfigError(f"patience must be >= 0, got {self.patience}")
+        if self.split_by not in ("group", "sample"):
+            raise ConfigError(f"split_by must be 'group' or 'sample', got {self.split_by!r}")
+        if self.normalize not in _NORMALIZE:
+            raise ConfigError(f"normalize must be one of {_NORMALIZE}, got {self.normalize!r}")
+        if not (isinstance(self.max_seconds, (int, float)) and self.max_seconds > 0):
+            raise ConfigError(f"max_seconds must be a positive number of seconds, got {self.max_seconds!r}")
+        for name in ("frame_pool", "workers"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"{name} must be an int >= 1, got {value!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "TuneConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(f"unknown config keys {unknown}; known keys: {sorted(known)}")
+        return cls(**data)
+
+
+def load_config(path: str | Path, **overrides: Any) -> TuneConfig:
+    """Read a YAML config and apply ``overrides`` (non-None values only)."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"cannot read config {path}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"config {path} must be a mapping of keys to values, got {type(data).__name__}")
+    data.update({k: v for k, v in overrides.items() if v is not None})
+    return TuneConfig.from_dict(data)
+
+
+def save_config(config: TuneConfig, path: str | Path) -> None:
+    """Write the resolved config as YAML (seed first)."""
+    Path(path).write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))

@@ -1,0 +1,579 @@
+"""Speech inputs for a fold: audio features of every clip turned into model-ready arrays.
+
+:func:`load_speech` reads a speech corpus and extracts one feature kind for
+every clip once (through the on-disk :class:`~emotune.features.cache.FeatureCache`,
+in worker processes); clips that cannot be used are dropped from the dataset and
+listed in ``Dataset.skipped``, never silently. :class:`SpeechInputs` then builds
+the arrays of any ``(train indices, evaluation indices)`` pair, fitting the
+normalisation on the *training* indices only.
+
+Feature kinds (``TuneConfig.features``, see :data:`~emotune.features.audio.AUDIO_FEATURES`):
+
+* frame level, ``mfcc`` (120 = 40 MFCC + deltas), ``logmel`` (64),
+  ``egemaps_lld`` (25), ``whisper`` (384): float32 ``(n, T, F)`` frames plus a
+  bool ``(n, T)`` mask. Clips are cut to ``max_seconds`` when loaded, so no clip
+  has more than ``max_frames`` frames (``1 + n_samples // hop``, see
+  :func:`max_frames`); with ``frame_pool = k`` every ``k`` consecutive frames
+  are averaged into one (the last, partial window over its real frames), which
+  shortens sequences ``k``-fold. Arrays are padded only to the longest clip of
+  the dataset (padding never changes a masked model's output), while
+  ``InputSpec.max_len`` is ``max_frames``, so any clip up to ``max_seconds``
+  fits at predict time.
+* clip level, ``egemaps`` (88 functionals), ``whisper_pooled`` (768):
+  float32 ``(n, F)`` vectors, no mask.
+
+Normalisation (``TuneConfig.normalize``), per feature:
+
+* ``"global"``: one mean and standard deviation over every real frame (or
+  vector) of the training clips, applied to every clip;
+* ``"speaker"``: each speaker's clips by that speaker's own mean and standard
+  deviation, taken over that speaker's clips in the fold (training plus
+  evaluation indices; the held-out test clips are never touched during the
+  search). It uses no labels, only the unlabelled recordings of a speaker, which
+  is the standard practice of speaker-independent speech emotion recognition
+  (it removes a voice's own offset and range). At predict time the speaker is
+  unknown, so a frame-level clip is normalised by its own statistics over time
+  (per-utterance mean/variance normalisation, a close stand-in when a speaker
+  has a single clip) and a clip-level vector by the global training
+  statistics, which the bundle keeps;
+* ``"none"``: the raw features.
+
+A standard deviation below ``1e-8`` counts as 1 (constant features are only
+centred). Padded frames are zero after normalisation.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+
+from emotune.exceptions import ConfigError, DatasetError
+from emotune.experiments.text_inputs import FoldInputs, lengths_to_mask
+
+__all__ = [
+    "SPEECH_SR",
+    "NORMALIZE",
+    "SpeechInputs",
+    "load_speech",
+    "speech_features",
+    "fill_cache",
+    "speech_baselines",
+    "bundle_features",
+    "max_frames",
+    "pool_frames",
+    "pad_frames",
+    "feature_stats",
+    "normalize_features",
+    "speaker_normalize",
+]
+
+SPEECH_SR = 16000
+"""Sample rate (Hz) every clip is resampled to before feature extraction."""
+
+NORMALIZE = ("global", "speaker", "none")
+"""Normalisation kinds (see the module docstring)."""
+
+_STD_FLOOR = 1e-8
+
+# hop (samples between frame starts) of each frame-level extractor, from its params and the sample rate
+_FRAME_HOP: dict[str, Callable[[Mapping[str, Any], int], int]] = {
+    "mfcc": lambda p, sr: int(p["hop"]),
+    "logmel": lambda p, sr: int(p["hop"]),
+    "egemaps_lld": lambda p, sr: sr // 100,  # openSMILE eGeMAPS LLDs: 10 ms frames
+    "whisper": lambda p, sr: 2 * 160,  # encoder frames: 20 ms at 16 kHz
+}
+
+
+# -- pure array functions ----------------------------------------------------------------------------------
+
+
+def max_frames(extractor: Any, *, sr: int, max_seconds: float, frame_pool: int = 1) -> int | None:
+    """The most frames a clip of ``max_seconds`` gives after pooling, or ``None`` for an unknown hop.
+
+    ``ceil((1 + round(max_seconds * sr) // hop) / frame_pool)``: the count of
+    centred frames (librosa's rule, an upper bound for openSMILE and Whisper).
+
+    Args:
+        extractor: a frame-level :class:`~emotune.features.audio.AudioExtractor`.
+        sr: sample rate in Hz.
+        max_seconds: longest clip in seconds.
+        frame_pool: frames averaged into one.
+    """
+    hop_fn = _FRAME_HOP.get(extractor.name)
+    if hop_fn is None:
+        return None
+    frames = 1 + int(round(max_seconds * sr)) // hop_fn(extractor.params, sr)
+    return int(math.ceil(frames / frame_pool))
+
+
+def pool_frames(x: np.ndarray, pool: int) -> np.ndarray:
+    """Average every ``pool`` consecutive frames into one.
+
+    Args:
+        x: float ``(T, F)`` frames.
+        pool: frames per window, >= 1; the last window may be partial and is
+            averaged over its real frames.
+
+    Returns:
+        float32 ``(ceil(T / pool), F)``.
+    """
+    x = np.asarray(x, dtype=np.float32)
+    if pool == 1 or x.shape[0] == 0:
+        return x
+    t, f = x.shape
+    n = -(-t // pool)
+    padded = np.zeros((n * pool, f), np.float32)
+    padded[:t] = x
+    counts = np.minimum(pool, t - np.arange(n) * pool).astype(np.float32)
+    return padded.reshape(n, pool, f).sum(axis=1) / counts[:, None]
+
+
+def pad_frames(arrays: Sequence[np.ndarray], max_len: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Stack clips of different lengths, cropping each to ``max_len`` frames.
+
+    Args:
+        arrays: float ``(T_i, F)`` per clip, the same ``F``.
+        max_len: frames kept per clip; ``None`` keeps all.
+
+    Returns:
+        ``x`` float32 ``(n, T, F)`` zero-padded, ``T`` the longest (cropped) clip,
+        and ``mask`` bool ``(n, T)``, True at real frames (at least the first).
+    """
+    if not arrays:
+        raise DatasetError("pad_frames needs at least one clip, got none")
+    dims = {a.shape[1] for a in arrays}
+    if len(dims) != 1:
+        raise DatasetError(f"every clip must have the same features per frame, got {sorted(dims)}")
+    lengths = np.array([a.shape[0] if max_len is None else min(a.shape[0], max_len) for a in arrays], np.int64)
+    t = max(int(lengths.max()), 1)
+    x = np.zeros((len(arrays), t, dims.pop()), np.float32)
+    for i, (a, n) in enumerate(zip(arrays, lengths)):
+        x[i, :n] = a[:n]
+    return x, lengths_to_mask(lengths, t)
+
+
+def feature_stats(x: np.ndarray, mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and standard deviation of every feature.
+
+    Args:
+        x: float ``(n, T, F)`` frames with ``mask`` bool ``(n, T)`` (real frames
+            only count), or float ``(n, F)`` vectors with ``mask=None``.
+
+    Returns:
+        ``mean`` and ``std``, float64 ``(F,)``; a std below ``1e-8`` is 1.
+    """
+    rows = x.reshape(-1, x.shape[-1]) if mask is None else x[mask]
+    if rows.shape[0] == 0:
+        raise DatasetError("feature statistics need at least one frame, got none")
+    mean = rows.mean(axis=0, dtype=np.float64)
+    std = rows.std(axis=0, dtype=np.float64)
+    return mean, np.where(std > _STD_FLOOR, std, 1.0)
+
+
+def normalize_features(x: np.ndarray, mask: np.ndarray | None, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
+    """``(x - mean) / std`` per feature as a new float32 array; padded frames become 0.
+
+    Args:
+        x: float ``(n, T, F)`` or ``(n, F)``.
+        mask: bool ``(n, T)`` for frames, ``None`` for vectors.
+        mean, std: float ``(F,)``.
+    """
+    out = ((x - np.asarray(mean, np.float32)) / np.asarray(std, np.float32)).astype(np.float32)
+    if mask is not None:
+        out[~mask] = 0.0
+    return out
+
+
+def speaker_normalize(x: np.ndarray, mask: np.ndarray | None, groups: Sequence[str] | np.ndarray) -> np.ndarray:
+    """Normalise each speaker's clips by that speaker's own statistics (see :func:`feature_stats`).
+
+    Args:
+        x: float ``(n, T, F)`` or ``(n, F)``.
+        mask: bool ``(n, T)`` for frames, ``None`` for vectors.
+        groups: the speaker of each clip, ``(n,)``.
+
+    Returns:
+        float32, the shape of ``x``: per speaker and feature, zero mean and unit
+        standard deviation over the speaker's real frames; padded frames 0.
+    """
+    g = np.asarray(groups)
+    if g.shape != (x.shape[0],):
+        raise DatasetError(f"groups must give one speaker per clip, shape ({x.shape[0]},), got shape {g.shape}")
+    out = np.empty(x.shape, np.float32)
+    for speaker in np.unique(g):
+        rows = np.flatnonzero(g == speaker)
+        m = None if mask is None else mask[rows]
+        mean, std = feature_stats(x[rows], m)
+        out[rows] = normalize_features(x[rows], m, mean, std)
+    return out
+
+
+# -- extraction --------------------------------------------------------------------------------------------
+
+
+def speech_features(
+    paths: Sequence[str],
+    features: str,
+    *,
+    cache: Any = None,
+    workers: int = 2,
+    on_error: str = "raise",
+    max_seconds: float | None = None,
+    progress: bool = False,
+    params: Mapping[str, Any] | None = None,
+) -> tuple[list[np.ndarray | None], list[tuple[str, str]]]:
+    """Features of the clips at ``paths`` at :data:`SPEECH_SR`, cut to ``max_seconds`` (cached).
+
+    A thin call of :func:`~emotune.features.audio.extract_features` with the
+    settings every speech run uses; returns its ``(features, errors)``.
+    """
+    from emotune.features.audio import extract_features, make_audio_extractor
+
+    extractor = make_audio_extractor(features, **dict(params or {}))
+    load_kwargs = {} if max_seconds is None else {"max_seconds": float(max_seconds)}
+    return extract_features(
+        paths, extractor, sr=SPEECH_SR, cache=cache, workers=workers, on_error=on_error,  # type: ignore[arg-type]
+        progress=progress, load_kwargs=load_kwargs,
+    )
+
+
+def _audio_paths(dataset: Any) -> list[str]:
+    paths = []
+    for s in dataset.samples:
+        if not s.audio_path:
+            raise DatasetError(
+                f"dataset {dataset.name!r}: sample {s.id!r} has no audio file; task 'speech' needs a speech corpus "
+                "(crema-d, ravdess, ...)"
+            )
+        paths.append(s.audio_path)
+    return paths
+
+
+def _reason(path: str, reason: str) -> str:
+    """The error text without the leading ``'path': `` that BadRow already shows."""
+    prefix = f"{path!r}: "
+    return reason[len(prefix):] if reason.startswith(prefix) else reason
+
+
+def _drop_failed(dataset: Any, feats: list[np.ndarray | None], errors: list[tuple[str, str]]):
+    """The dataset without clips whose features failed; each failure becomes a BadRow in ``skipped``."""
+    from emotune.data import BadRow, Dataset
+    from emotune.data.loading import check_classes
+
+    if not errors:
+        return dataset, feats
+    keep = [i for i, f in enumerate(feats) if f is not None]
+    bad = [BadRow(file=path, line=0, field="audio", reason=_reason(path, reason)) for path, reason in errors]
+    dropped = Dataset(
+        name=dataset.name,
+        samples=[dataset.samples[i] for i in keep],
+        skipped=list(dataset.skipped) + bad,
+        source=dataset.source + f"; {len(bad)} clips without features skipped",
+    )
+    check_classes(dropped)
+    return dropped, [feats[i] for i in keep]
+
+
+def load_speech(config: Any) -> tuple[Any, "SpeechInputs"]:
+    """Read the speech corpus of ``config`` and extract its features once.
+
+    Args:
+        config: a :class:`~emotune.experiments.config.TuneConfig` with ``task="speech"``.
+
+    Returns:
+        The dataset (clips whose features failed removed and listed in
+        ``skipped`` under ``on_bad_rows="skip"``; under ``"error"`` the first
+        failure raises a :class:`~emotune.exceptions.FeatureError` naming the
+        file) and the :class:`SpeechInputs` of its clips.
+    """
+    from emotune.data import load_dataset
+    from emotune.features.audio import make_audio_extractor
+    from emotune.features.cache import FeatureCache, default_cache_root
+
+    dataset = load_dataset(
+        config.dataset,
+        config.data_dir,
+        group_col=config.group_col,
+        on_bad_rows=config.on_bad_rows,
+        limit=config.limit,
+        seed=config.seed,
+    )
+    paths = _audio_paths(dataset)
+    cache = FeatureCache(config.cache_dir or default_cache_root())
+    feats, errors = speech_features(
+        paths, config.features, cache=cache, workers=config.workers,
+        on_error="skip" if config.on_bad_rows == "skip" else "raise",
+        max_seconds=config.max_seconds, progress=config.progress,
+    )
+    dataset, feats = _drop_failed(dataset, feats, errors)
+    inputs = SpeechInputs(
+        feats, dataset.groups, extractor=make_audio_extractor(config.features), max_seconds=config.max_seconds,
+        frame_pool=config.frame_pool, normalize=config.normalize, cache=cache,
+    )
+    return dataset, inputs
+
+
+def fill_cache(
+    dataset: Any,
+    features: str,
+    *,
+    cache: Any,
+    workers: int = 2,
+    max_seconds: float | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Extract ``features`` for every clip of ``dataset`` into ``cache`` (failures are skipped and counted).
+
+    Returns:
+        ``{"files", "extracted", "cached", "failed", "seconds", "errors"}``:
+        ``extracted`` counts new cache entries (identical files share one),
+        ``cached`` the clips already there, ``errors`` ``(path, reason)`` pairs.
+    """
+    paths = _audio_paths(dataset)
+    before = cache.info()["entries"]
+    t0 = time.perf_counter()
+    _, errors = speech_features(
+        paths, features, cache=cache, workers=workers, on_error="skip", max_seconds=max_seconds, progress=progress
+    )
+    seconds = time.perf_counter() - t0
+    extracted = max(cache.info()["entries"] - before, 0)
+    return {
+        "files": len(paths),
+        "extracted": extracted,
+        "cached": max(len(paths) - len(errors) - extracted, 0),
+        "failed": len(errors),
+        "seconds": round(seconds, 2),
+        "errors": errors,
+    }
+
+
+# -- the inputs of a fold ----------------------------------------------------------------------------------
+
+
+class SpeechInputs:
+    """Builds :class:`~emotune.experiments.text_inputs.FoldInputs` from precomputed audio features.
+
+    Args:
+        features: one array per clip, float ``(T_i, F)`` frames or ``(F,)``
+            vectors, as the extractor returns them.
+        groups: the speaker of each clip (all ``""`` when unknown).
+        extractor: the :class:`~emotune.features.audio.AudioExtractor` that made them.
+        max_seconds: clips were cut to this many seconds.
+        frame_pool: frames averaged into one (frame-level features).
+        normalize: ``"global"``, ``"speaker"`` or ``"none"``.
+        cache: the :class:`~emotune.features.cache.FeatureCache` the features came
+            from (the eGeMAPS reference rows use it too), or ``None``.
+
+    Attributes (after :meth:`prepare`): ``x_`` float32 ``(n, T, F)`` or ``(n, F)``,
+    ``mask_`` bool ``(n, T)`` or ``None``, ``max_len_`` the ``InputSpec.max_len``.
+    """
+
+    def __init__(
+        self,
+        features: Sequence[np.ndarray],
+        groups: Sequence[str],
+        *,
+        extractor: Any,
+        max_seconds: float,
+        frame_pool: int = 1,
+        normalize: str = "global",
+        cache: Any = None,
+    ) -> None:
+        if normalize not in NORMALIZE:
+            raise ConfigError(f"normalize must be one of {NORMALIZE}, got {normalize!r}")
+        if int(frame_pool) != frame_pool or frame_pool < 1:
+            raise ConfigError(f"frame_pool must be an int >= 1, got {frame_pool!r}")
+        if not max_seconds > 0:
+            raise ConfigError(f"max_seconds must be > 0 seconds, got {max_seconds!r}")
+        if len(features) != len(groups):
+            raise DatasetError(f"features and groups must have one entry per clip, got {len(features)} and {len(groups)}")
+        if normalize == "speaker" and not all(groups):
+            raise ConfigError(
+                "normalize='speaker' needs the speaker of every clip, but this dataset has no speaker groups; "
+                "use normalize='global'"
+            )
+        self.features = list(features)
+        self.groups = np.asarray(list(groups))
+        self.extractor = extractor
+        self.max_seconds = float(max_seconds)
+        self.frame_pool = int(frame_pool)
+        self.normalize = normalize
+        self.cache = cache
+        self.x_: np.ndarray | None = None
+        self.mask_: np.ndarray | None = None
+        self.max_len_: int | None = None
+
+    @property
+    def frames(self) -> bool:
+        """Whether the features are frame level (else one vector per clip)."""
+        return self.extractor.level == "frames"
+
+    def prepare(self) -> None:
+        """Pool, crop and pad every clip once (cheap; trials then only normalise and train)."""
+        if self.x_ is not None:
+            return
+        if not self.frames:
+            self.x_ = np.stack([np.asarray(f, np.float32) for f in self.features])
+            return
+        cap = max_frames(self.extractor, sr=SPEECH_SR, max_seconds=self.max_seconds, frame_pool=self.frame_pool)
+        pooled = [pool_frames(f, self.frame_pool) for f in self.features]
+        self.x_, self.mask_ = pad_frames(pooled, cap)
+        self.max_len_ = int(cap if cap is not None else self.x_.shape[1])
+
+    def build(self, train_idx: np.ndarray, eval_idx: np.ndarray, params: dict[str, Any]) -> FoldInputs:
+        """Inputs for training on ``train_idx`` and evaluating on ``eval_idx``; statistics from ``train_idx`` only."""
+        from emotune.models.inputs import InputSpec
+
+        self.prepare()
+        x, mask = self.x_, self.mask_
+        assert x is not None
+        train_idx = np.asarray(train_idx, dtype=np.int64)
+        eval_idx = np.asarray(eval_idx, dtype=np.int64)
+        m_train = None if mask is None else mask[train_idx]
+        m_eval = None if mask is None else mask[eval_idx]
+        mean, std = feature_stats(x[train_idx], m_train)
+        if self.normalize == "global":
+            x_train = normalize_features(x[train_idx], m_train, mean, std)
+            x_eval = normalize_features(x[eval_idx], m_eval, mean, std)
+        elif self.normalize == "speaker":
+            both = np.concatenate([train_idx, eval_idx])
+            normed = speaker_normalize(x[both], None if mask is None else mask[both], self.groups[both])
+            x_train, x_eval = normed[: len(train_idx)], normed[len(train_idx):]
+        else:
+            x_train, x_eval = x[train_idx], x[eval_idx]
+        if self.frames:
+            spec = InputSpec(kind="frames", feature_dim=int(x.shape[2]), max_len=int(self.max_len_))
+        else:
+            spec = InputSpec(kind="vector", feature_dim=int(x.shape[1]))
+        return FoldInputs(x_train, m_train, x_eval, m_eval, spec, self._bundle(mean, std))
+
+    def _bundle(self, mean: np.ndarray, std: np.ndarray) -> dict[str, Any]:
+        """What :func:`bundle_features` needs to rebuild the inputs of new clips (JSON-able)."""
+        keep = self.normalize != "none"
+        return {
+            "features": self.extractor.name,
+            "extractor": {"name": self.extractor.name, "params": dict(self.extractor.params)},
+            "level": self.extractor.level,
+            "sr": SPEECH_SR,
+            "max_seconds": self.max_seconds,
+            "frame_pool": self.frame_pool,
+            "max_frames": self.max_len_,
+            "normalize": self.normalize,
+            "mean": [float(v) for v in mean] if keep else None,
+            "std": [float(v) for v in std] if keep else None,
+        }
+
+
+# -- predict time ------------------------------------------------------------------------------------------
+
+
+def bundle_features(features_meta: Mapping[str, Any], paths: Sequence[str]) -> tuple[np.ndarray, np.ndarray | None]:
+    """Model inputs for new audio files, rebuilt exactly as in training.
+
+    Args:
+        features_meta: the ``features`` entry of a speech bundle (see :meth:`SpeechInputs.build`).
+        paths: audio files.
+
+    Returns:
+        ``x`` float32 ``(n, T, F)`` frames with ``mask`` bool ``(n, T)`` (``T``
+        the longest clip, at most ``max_frames``), or ``(n, F)`` vectors and ``None``.
+        ``normalize="speaker"``: frames by each clip's own statistics, vectors
+        by the saved training statistics (the speaker is unknown here).
+
+    Raises:
+        FeatureError: a file cannot be read or featurised (the message names it).
+    """
+    meta = dict(features_meta)
+    ext = meta["extractor"]
+    feats, _ = speech_features(
+        [str(p) for p in paths], ext["name"], params=ext.get("params") or {}, workers=1, on_error="raise",
+        max_seconds=meta.get("max_seconds"), progress=False,
+    )
+    kind = meta.get("normalize", "global")
+    mean, std = meta.get("mean"), meta.get("std")
+    if meta.get("level") == "clip":
+        x = np.stack([np.asarray(f, np.float32) for f in feats])
+        if kind in ("global", "speaker"):
+            x = normalize_features(x, None, np.asarray(mean), np.asarray(std))
+        return x, None
+    pool = int(meta.get("frame_pool", 1))
+    x, mask = pad_frames([pool_frames(f, pool) for f in feats], meta.get("max_frames"))
+    if kind == "global":
+        x = normalize_features(x, mask, np.asarray(mean), np.asarray(std))
+    elif kind == "speaker":
+        x = speaker_normalize(x, mask, np.arange(len(x)).astype(str))  # each clip its own "speaker"
+    return x, mask
+
+
+# -- reference rows ----------------------------------------------------------------------------------------
+
+
+def speech_baselines(
+    config: Any,
+    dataset: Any,
+    inputs: SpeechInputs,
+    y: np.ndarray,
+    dev_idx: np.ndarray,
+    test_idx: np.ndarray,
+    labels: Sequence[str],
+) -> list[dict[str, Any]]:
+    """Reference rows on the run's split: the 88 eGeMAPS functionals + RBF SVM and + logistic regression.
+
+    Both are fit on ``dev_idx`` (train + validation) and scored on ``test_idx``,
+    on the same clips cut to ``max_seconds``. A clip whose functionals fail
+    (rare: openSMILE on a clip librosa could read) gets the training mean and is
+    counted in the row's ``n_imputed``. Returns ``[]`` with a warning when no
+    training clip has functionals (e.g. openSMILE is not installed).
+
+    Returns:
+        ``[{"name": "egemaps_svm", **metrics}, {"name": "egemaps_logreg", **metrics}]``,
+        metrics from :func:`~emotune.evaluation.metrics.classification_metrics`.
+    """
+    from emotune.evaluation.baselines import vector_baseline
+    from emotune.evaluation.metrics import classification_metrics
+
+    needed = np.concatenate([dev_idx, test_idx])
+    if inputs.extractor.name == "egemaps":
+        vecs: list[np.ndarray | None] = [inputs.features[i] for i in needed]
+    else:
+        paths = _audio_paths(dataset)
+        vecs, _ = speech_features(
+            [paths[i] for i in needed], "egemaps", cache=inputs.cache, workers=config.workers, on_error="skip",
+            max_seconds=config.max_seconds, progress=config.progress,
+        )
+    n_dev = len(dev_idx)
+    ok = np.array([v is not None for v in vecs])
+    if not ok[:n_dev].any():
+        warnings.warn("eGeMAPS reference rows skipped: no training clip has eGeMAPS functionals", stacklevel=2)
+        return []
+    dim = next(v for v in vecs if v is not None).shape[0]
+    x = np.zeros((len(vecs), dim), np.float32)
+    for i, v in enumerate(vecs):
+        if v is not None:
+            x[i] = v
+    x[~ok] = x[:n_dev][ok[:n_dev]].mean(axis=0)
+    x_dev, y_dev = x[:n_dev][ok[:n_dev]], y[dev_idx][ok[:n_dev]]
+    n_imputed = int((~ok[n_dev:]).sum())
+    rows = []
+    for kind in ("svm", "logreg"):
+        proba = vector_baseline(x_dev, y_dev, x[n_dev:], kind=kind, seed=config.seed)
+        row = {"name": f"egemaps_{kind}", **classification_metrics(y[test_idx], _full_proba(proba, y_dev, len(labels)), labels)}
+        if n_imputed:
+            row["n_imputed"] = n_imputed
+        rows.append(row)
+    return rows
+
+
+def _full_proba(proba: np.ndarray, y_fit: np.ndarray, n_classes: int) -> np.ndarray:
+    """Columns for every class: scikit-learn gives columns only for the classes it saw when fitting."""
+    seen = np.unique(y_fit)
+    if len(seen) == n_classes:
+        return proba
+    out = np.zeros((proba.shape[0], n_classes), proba.dtype)
+    out[:, seen] = proba
+    return out
+

@@ -1,0 +1,227 @@
+"""Speech inputs of ``emotune tune --task speech``: normalisation, padding, pooling, bad clips, the whole run."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from emotune.exceptions import ConfigError, FeatureError
+from emotune.experiments.config import TuneConfig
+from emotune.experiments.speech_inputs import (
+    SpeechInputs,
+    bundle_features,
+    feature_stats,
+    load_speech,
+    max_frames,
+    pad_frames,
+    pool_frames,
+    speaker_normalize,
+)
+from emotune.features.audio import make_audio_extractor
+
+CREMA = "crema-d-dev"
+
+
+def _frames_inputs(normalize: str = "global", frame_pool: int = 1, n: int = 12, seed: int = 0) -> SpeechInputs:
+    """12 synthetic clips of 2-feature MFCC-like frames, 5-30 frames long (max_seconds=0.3 allows 31), three speakers with different offsets."""
+    rng = np.random.default_rng(seed)
+    groups = [f"s{i % 3}" for i in range(n)]
+    feats = [
+        (rng.normal(size=(int(rng.integers(5, 31)), 2)) * (1 + i % 3) + 10 * (i % 3)).astype(np.float32)
+        for i in range(n)
+    ]
+    ext = make_audio_extractor("mfcc", n_mfcc=2, deltas=False)
+    return SpeechInputs(feats, groups, extractor=ext, max_seconds=0.3, frame_pool=frame_pool, normalize=normalize)
+
+
+# -- fast unit tests ---------------------------------------------------------------------------------------
+
+
+def test_global_stats_use_training_clips_only():
+    inputs = _frames_inputs()
+    train, test = np.arange(8), np.arange(8, 12)
+    before = inputs.build(train, test, {}).bundle
+    inputs.features[10] = inputs.features[10] + 1000.0  # a test clip changes
+    inputs.x_ = None  # re-pad
+    after = inputs.build(train, test, {}).bundle
+    assert before["mean"] == after["mean"] and before["std"] == after["std"]
+    fold = inputs.build(train, test, {})
+    real = fold.x_train[fold.mask_train]
+    np.testing.assert_allclose(real.mean(axis=0), 0.0, atol=1e-5)
+    np.testing.assert_allclose(real.std(axis=0), 1.0, atol=1e-4)
+
+
+def test_speaker_normalisation_gives_zero_mean_per_speaker():
+    inputs = _frames_inputs("speaker")
+    train, test = np.flatnonzero(inputs.groups != "s2"), np.flatnonzero(inputs.groups == "s2")  # by speaker
+    fold = inputs.build(train, test, {})
+    for x, mask, groups in ((fold.x_train, fold.mask_train, inputs.groups[train]),
+                            (fold.x_eval, fold.mask_eval, inputs.groups[test])):
+        for g in np.unique(groups):
+            real = x[groups == g][mask[groups == g]]
+            np.testing.assert_allclose(real.mean(axis=0), 0.0, atol=1e-5)
+            np.testing.assert_allclose(real.std(axis=0), 1.0, atol=1e-4)
+        assert not x[~mask].any(), "padded frames must be zero"
+
+
+def test_speaker_normalize_vectors_and_no_groups_error():
+    x = np.array([[1.0, 2.0], [3.0, 6.0], [10.0, 0.0], [14.0, 0.0]], np.float32)
+    out = speaker_normalize(x, None, ["a", "a", "b", "b"])
+    np.testing.assert_allclose(out, [[-1, -1], [1, 1], [-1, 0], [1, 0]], atol=1e-6)
+    with pytest.raises(ConfigError, match="normalize='speaker'"):
+        SpeechInputs([x[0]], [""], extractor=make_audio_extractor("egemaps"), max_seconds=1.0, normalize="speaker")
+
+
+def test_padding_mask_and_input_spec_shapes():
+    inputs = _frames_inputs("none")
+    fold = inputs.build(np.arange(8), np.arange(8, 12), {})
+    lengths = np.array([f.shape[0] for f in inputs.features])
+    assert fold.x_train.shape == (8, lengths.max(), 2) and fold.x_train.dtype == np.float32
+    assert fold.mask_train.shape == (8, lengths.max()) and fold.mask_train.dtype == bool
+    np.testing.assert_array_equal(fold.mask_train.sum(axis=1), lengths[:8])
+    np.testing.assert_array_equal(fold.x_train[0, : lengths[0]], inputs.features[0])
+    assert fold.input_spec.kind == "frames" and fold.input_spec.feature_dim == 2
+    assert fold.input_spec.max_len == max_frames(inputs.extractor, sr=16000, max_seconds=0.3) == 31
+    x, mask = pad_frames([np.ones((50, 2)), np.ones((3, 2))], 31)  # crops to max_len
+    assert x.shape == (2, 31, 2) and mask.sum(axis=1).tolist() == [31, 3]
+
+
+def test_frame_pool_shortens_sequences():
+    x = np.arange(10, dtype=np.float32).reshape(5, 2)
+    np.testing.assert_allclose(pool_frames(x, 2), [[1, 2], [5, 6], [8, 9]])
+    plain = _frames_inputs("none").build(np.arange(8), np.arange(8, 12), {})
+    pooled = _frames_inputs("none", frame_pool=4).build(np.arange(8), np.arange(8, 12), {})
+    assert pooled.x_train.shape[1] == -(-plain.x_train.shape[1] // 4)
+    assert pooled.input_spec.max_len == -(-31 // 4)
+    np.testing.assert_array_equal(pooled.mask_train.sum(1), -(-plain.mask_train.sum(1) // 4))
+
+
+def test_vector_features_and_bundle():
+    rng = np.random.default_rng(1)
+    feats = [rng.normal(size=88).astype(np.float32) for _ in range(6)]
+    inputs = SpeechInputs(feats, ["a"] * 6, extractor=make_audio_extractor("egemaps"), max_seconds=2.0)
+    fold = inputs.build(np.arange(4), np.arange(4, 6), {})
+    assert fold.x_train.shape == (4, 88) and fold.mask_train is None and fold.input_spec.kind == "vector"
+    mean, _ = feature_stats(np.stack(feats[:4]))
+    np.testing.assert_allclose(fold.bundle["mean"], mean)
+    assert fold.bundle["extractor"]["name"] == "egemaps" and fold.bundle["level"] == "clip"
+    json.dumps(fold.bundle)
+
+
+def test_config_validates_speech_fields():
+    with pytest.raises(ConfigError, match="normalize must be one of"):
+        TuneConfig(task="speech", features="mfcc", normalize="per-clip")
+    with pytest.raises(ConfigError, match="frame_pool must be an int >= 1"):
+        TuneConfig(task="speech", features="mfcc", frame_pool=0)
+    with pytest.raises(ConfigError, match="max_seconds must be a positive"):
+        TuneConfig(task="speech", features="mfcc", max_seconds=0)
+
+
+# -- real clips (small) ------------------------------------------------------------------------------------
+
+
+@pytest.fixture()
+def tiny_corpus(shared_data: Path, tmp_path: Path) -> Path:
+    """Six CREMA-D clips of two actors and two emotions, plus one corrupt file with a valid name."""
+    root = tmp_path / "corpus"
+    root.mkdir()
+    for name in ("1001_DFA_ANG_XX", "1001_DFA_SAD_XX", "1001_IEO_ANG_HI", "1002_DFA_ANG_XX", "1002_DFA_SAD_XX",
+                 "1002_IEO_SAD_HI"):
+        shutil.copy(shared_data / CREMA / "audio" / f"{name}.flac", root)
+    (root / "1002_IEO_ANG_HI.flac").write_bytes(b"not audio at all")
+    return root
+
+
+def _tiny_config(corpus: Path, tmp_path: Path, **kw) -> TuneConfig:
+    return TuneConfig(task="speech", dataset="crema-d", data_dir=str(corpus), features="mfcc", max_seconds=1.0,
+                      workers=1, progress=False, cache_dir=str(tmp_path / "cache"), **kw)
+
+
+def test_failed_clips_are_dropped_and_reported(tiny_corpus: Path, tmp_path: Path):
+    dataset, inputs = load_speech(_tiny_config(tiny_corpus, tmp_path, on_bad_rows="skip"))
+    assert len(dataset) == 6 and len(inputs.features) == 6
+    assert [b.file.endswith("1002_IEO_ANG_HI.flac") for b in dataset.skipped] == [True]
+    assert dataset.skipped[0].field == "audio"
+    with pytest.raises(FeatureError, match="1002_IEO_ANG_HI"):
+        load_speech(_tiny_config(tiny_corpus, tmp_path, on_bad_rows="error"))
+
+
+@pytest.mark.parametrize("normalize", ["global", "speaker"])
+def test_bundle_features_rebuild_the_training_inputs(tiny_corpus: Path, tmp_path: Path, normalize: str):
+    dataset, inputs = load_speech(_tiny_config(tiny_corpus, tmp_path, on_bad_rows="skip", normalize=normalize))
+    fold = inputs.build(np.arange(4), np.arange(4, 6), {})
+    paths = [dataset.samples[i].audio_path for i in (4, 5)]
+    x, mask = bundle_features(json.loads(json.dumps(fold.bundle)), paths)
+    t = x.shape[1]
+    np.testing.assert_array_equal(mask, fold.mask_eval[:, :t])
+    if normalize == "global":
+        np.testing.assert_allclose(x, fold.x_eval[:, :t], atol=1e-4)
+    else:  # each clip by its own statistics
+        for i in range(2):
+            np.testing.assert_allclose(x[i][mask[i]].mean(axis=0), 0.0, atol=1e-4)
+
+
+# -- the whole run -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_tune_speech_end_to_end(shared_data: Path, tmp_path: Path):
+    from emotune.data import load_dataset, load_split
+    from emotune.experiments.tune import run_tune
+    from emotune.serving.predictor import Predictor
+
+    out = tmp_path / "run"
+    config = TuneConfig(
+        task="speech", dataset="crema-d", data_dir=str(shared_data / CREMA), limit=120, features="mfcc",
+        model="cnn_bilstm", optimizer="random", trials=2, epochs=2, max_seconds=3.0, out=str(out), progress=False,
+        cache_dir=str(tmp_path / "cache"),
+    )
+    result = run_tune(config)
+
+    for name in ("config.yaml", "split.json", "trials.csv", "result.json", "report.md", "model/weights.safetensors",
+                 "model/bundle.json", "search_curve.png", "confusion_matrix.png"):
+        assert (out / name).is_file(), name
+    split = load_split(out / "split.json")
+    actors = {s.id: s.group for s in load_dataset("crema-d", shared_data / CREMA)}  # group = the actor
+    speaker = lambda ids: {actors[i] for i in ids}  # noqa: E731
+    assert speaker(split["test"]) and not speaker(split["test"]) & (speaker(split["train"]) | speaker(split["val"]))
+    assert len(split["train"]) + len(split["val"]) + len(split["test"]) == 120
+
+    saved = json.loads((out / "result.json").read_text())
+    assert saved["test_metrics"]["accuracy"] == pytest.approx(result["test_metrics"]["accuracy"])
+    names = [saved["baseline_metrics"]["name"]] + [r["name"] for r in saved["reference_metrics"]]
+    assert names == ["egemaps_svm", "egemaps_logreg"]
+    assert all(0.0 <= r["accuracy"] <= 1.0 for r in saved["reference_metrics"])
+
+    bundle = json.loads((out / "model" / "bundle.json").read_text())
+    assert bundle["task"] == "speech" and bundle["features"]["features"] == "mfcc"
+    clip = shared_data / CREMA / "audio" / f"{split['test'][0]}.flac"
+    (pred,) = Predictor.load(out / "model").predict([str(clip)])
+    assert pred["label"] in saved["labels"]
+    assert sum(pred["proba"].values()) == pytest.approx(1.0, abs=1e-4)
+
+
+def test_cli_features_extract_and_cache_commands(tiny_corpus: Path, tmp_path: Path):
+    from typer.testing import CliRunner
+
+    from emotune.cli import app
+
+    runner = CliRunner()
+    cache = str(tmp_path / "cli-cache")
+    args = ["features", "extract", "--dataset", "crema-d", "--data-dir", str(tiny_corpus), "--features", "mfcc",
+            "--workers", "1", "--max-seconds", "1", "--cache-dir", cache, "--no-progress"]
+    first = runner.invoke(app, args)
+    assert first.exit_code == 0, first.output
+    assert "extracted 6, cached 0, failed 1" in first.output
+    again = runner.invoke(app, args)
+    assert "extracted 0, cached 6, failed 1" in again.output
+    info = runner.invoke(app, ["cache", "info", "--cache-dir", cache])
+    assert info.exit_code == 0 and "entries 6" in info.output
+    assert runner.invoke(app, ["cache", "clear", "--cache-dir", cache], input="n\n").exit_code == 1
+    cleared = runner.invoke(app, ["cache", "clear", "--cache-dir", cache, "--yes"])
+    assert cleared.exit_code == 0 and "removed 6 entries" in cleared.output
+    assert "entries 0" in runner.invoke(app, ["cache", "info", "--cache-dir", cache]).output
