@@ -178,7 +178,7 @@ def test_tune_speech_end_to_end(shared_data: Path, tmp_path: Path):
     config = TuneConfig(
         task="speech", dataset="crema-d", data_dir=str(shared_data / CREMA), limit=120, features="mfcc",
         model="cnn_bilstm", optimizer="random", trials=2, epochs=2, max_seconds=3.0, out=str(out), progress=False,
-        cache_dir=str(tmp_path / "cache"),
+        cache_dir=str(tmp_path / "cache"), outer_cv="holdout",
     )
     result = run_tune(config)
 
@@ -225,3 +225,45 @@ def test_cli_features_extract_and_cache_commands(tiny_corpus: Path, tmp_path: Pa
     cleared = runner.invoke(app, ["cache", "clear", "--cache-dir", cache, "--yes"])
     assert cleared.exit_code == 0 and "removed 6 entries" in cleared.output
     assert "entries 0" in runner.invoke(app, ["cache", "info", "--cache-dir", cache]).output
+
+
+@pytest.mark.slow
+def test_outer_folds_by_speaker_pool_every_clip_once(shared_data: Path, tmp_path: Path):
+    """The default speech protocol: outer group k-fold, nested validation speakers, pooled test predictions."""
+    from emotune.data import load_dataset, load_split
+    from emotune.experiments.tune import run_tune
+
+    out = tmp_path / "run"
+    config = TuneConfig(
+        task="speech", dataset="crema-d", data_dir=str(shared_data / CREMA), limit=150, features="egemaps",
+        model="mlp", optimizer="lwaro", optimizer_options={"pop_size": 2}, trials=2, epochs=3, outer_cv="group:3",
+        out=str(out), progress=False, cache_dir=str(tmp_path / "cache"),
+    )
+    assert TuneConfig(task="speech", features="mfcc").resolved_outer_cv() == "group:5"
+    result = run_tune(config)
+
+    actors = {s.id: s.group for s in load_dataset("crema-d", shared_data / CREMA)}
+    tested = []
+    for k in (1, 2, 3):
+        fold = out / f"fold_{k}"
+        for name in ("trials.csv", "result.json", "report.md", "model/bundle.json"):
+            assert (fold / name).is_file(), (k, name)
+        parts = load_split(fold / "split.json") if (fold / "split.json").is_file() else None
+        test_ids = load_split(out / "split.json")[f"fold_{k}_test"]
+        fold_result = json.loads((fold / "result.json").read_text())
+        assert fold_result["data"]["n_test"] == len(test_ids)
+        tested += test_ids
+        assert parts is None or not ({actors[i] for i in parts["test"]} & {actors[i] for i in parts["train"]})
+    assert len(tested) == len(set(tested)) == 150  # every clip tested exactly once
+    per_fold_speakers = [{actors[i] for i in load_split(out / "split.json")[f"fold_{k}_test"]} for k in (1, 2, 3)]
+    assert not (per_fold_speakers[0] & per_fold_speakers[1]) and not (per_fold_speakers[1] & per_fold_speakers[2])
+
+    saved = json.loads((out / "result.json").read_text())
+    assert saved["data"]["n_test"] == 150
+    assert set(saved["fold_metrics"]["unweighted_accuracy"]) >= {"mean", "std"}
+    assert np.array(saved["test_metrics"]["confusion_matrix"]).sum() == 150
+    assert [r["name"] for r in [saved["baseline_metrics"], *saved["reference_metrics"]]] == ["egemaps_svm", "egemaps_logreg"]
+    assert len(saved["folds"]) == 3 and (out / "model" / "weights.safetensors").is_file()
+    rows = (out / "trials.csv").read_text().splitlines()
+    assert rows[0].startswith("fold,") and len(rows) == 1 + 3 * 2
+    assert "Mean and spread over outer folds" in (out / "report.md").read_text()

@@ -43,8 +43,11 @@ def vector_baseline(
     from sklearn.preprocessing import StandardScaler
     from sklearn.svm import SVC
 
+    from sklearn.calibration import CalibratedClassifierCV
+
     clf = (
-        SVC(C=1.0, kernel="rbf", probability=True, class_weight="balanced", random_state=seed)
+        # probabilities by Platt scaling on internal cross-validation (SVC(probability=True) is deprecated)
+        CalibratedClassifierCV(SVC(C=1.0, kernel="rbf", class_weight="balanced", random_state=seed), ensemble=False)
         if kind == "svm"
         else LogisticRegression(max_iter=3000, class_weight="balanced", random_state=seed)
     )

@@ -44,6 +44,7 @@ class TuneConfig:
     limit: int | None = None
     # protocol
     cv: str = "holdout"
+    outer_cv: str = "auto"
     test_size: float = 0.2
     val_size: float = 0.15
     fitness: str = "macro_f1"
@@ -112,6 +113,12 @@ class TuneConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ConfigError(f"{name} must be an int >= 1, got {value!r}")
+
+    def resolved_outer_cv(self) -> str:
+        """The outer protocol: ``auto`` is a hold-out test split for text and 5-fold by speaker for speech."""
+        if self.outer_cv == "auto":
+            return "holdout" if self.task == "text" else "group:5"
+        return self.outer_cv
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

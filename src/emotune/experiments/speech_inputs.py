@@ -531,7 +531,8 @@ def speech_baselines(
 
     Returns:
         ``[{"name": "egemaps_svm", **metrics}, {"name": "egemaps_logreg", **metrics}]``,
-        metrics from :func:`~emotune.evaluation.metrics.classification_metrics`.
+        metrics from :func:`~emotune.evaluation.metrics.classification_metrics`; each row
+        also carries its test probabilities under ``"_proba"`` (dropped before writing JSON).
     """
     from emotune.evaluation.baselines import vector_baseline
     from emotune.evaluation.metrics import classification_metrics
@@ -561,7 +562,8 @@ def speech_baselines(
     rows = []
     for kind in ("svm", "logreg"):
         proba = vector_baseline(x_dev, y_dev, x[n_dev:], kind=kind, seed=config.seed)
-        row = {"name": f"egemaps_{kind}", **classification_metrics(y[test_idx], _full_proba(proba, y_dev, len(labels)), labels)}
+        full = _full_proba(proba, y_dev, len(labels))
+        row = {"name": f"egemaps_{kind}", **classification_metrics(y[test_idx], full, labels), "_proba": full}
         if n_imputed:
             row["n_imputed"] = n_imputed
         rows.append(row)

@@ -216,15 +216,42 @@ def _split(config: TuneConfig, dataset, y: np.ndarray, groups: np.ndarray | None
     return split.train, split.val, split.test, desc
 
 
+def _outer_splits(config: TuneConfig, dataset, y: np.ndarray, groups: np.ndarray | None) -> list[tuple]:
+    """The outer (train, validation, test, description) splits.
+
+    ``outer_cv: holdout`` gives one split (:func:`_split`). ``group:K``, ``K`` or
+    ``logo`` give one split per outer fold: the fold is the test part and the
+    validation part is one group-aware fold of the rest, so validation speakers
+    are disjoint from test speakers (nested).
+    """
+    from emotune.data.splits import cv_folds, kfold_splits, parse_cv
+
+    spec = config.resolved_outer_cv()
+    if spec == "holdout":
+        return [_split(config, dataset, y, groups)]
+    use_groups = groups if config.split_by == "group" else None
+    cv = parse_cv(spec)
+    outer = cv_folds(cv, y, use_groups, seed=config.seed)
+    k_val = max(2, int(round(1.0 / config.val_size)))
+    splits = []
+    for dev, test in outer:
+        inner = kfold_splits(y[dev], None if use_groups is None else use_groups[dev], k=k_val, seed=config.seed)
+        train_rel, val_rel = inner[0]
+        desc = f"outer {spec} fold" + (" by group (speaker)" if use_groups is not None else "")
+        splits.append((dev[train_rel], dev[val_rel], test, desc))
+    return splits
+
+
 def run_tune(config: TuneConfig, *, console: Any = None) -> dict[str, Any]:
-    """Run the whole protocol and write the run directory ``config.out``. Returns ``result.json``'s content."""
+    """Run the whole protocol and write the run directory ``config.out``. Returns ``result.json``'s content.
+
+    With one outer split the run directory holds one search; with outer folds
+    (``outer_cv``) each fold is a complete sub-run in ``fold_K/``, and the top
+    level pools the folds' test predictions (each sample predicted by the model
+    that never saw its speaker), reports mean and spread over folds, and keeps a
+    final model retrained on all data with the best fold's parameters.
+    """
     from emotune.data.splits import check_labels, save_split
-    from emotune.evaluation.metrics import classification_metrics
-    from emotune.evaluation.plots import plot_best_so_far, plot_confusion_matrix
-    from emotune.evaluation.report import write_report
-    from emotune.models import MODELS
-    from emotune.search import Study
-    from emotune.serving.bundle import save_bundle
 
     t_start = time.time()
     out = Path(config.out)
@@ -235,29 +262,64 @@ def run_tune(config: TuneConfig, *, console: Any = None) -> dict[str, Any]:
 
     dataset, inputs = _load(config)
     labels = dataset.labels
-    label_map = {name: i for i, name in enumerate(labels)}
-    y = dataset.label_ids(label_map)
+    y = dataset.label_ids({name: i for i, name in enumerate(labels)})
     groups = np.array(dataset.groups) if any(dataset.groups) else None
-    train_idx, val_idx, test_idx, test_desc = _split(config, dataset, y, groups)
-    check_labels([labels[i] for i in y[np.concatenate([train_idx, val_idx])]], [labels[i] for i in y[test_idx]])
+    splits = _outer_splits(config, dataset, y, groups)
     ids = dataset.ids
-    save_split(out / "split.json", {part: [ids[i] for i in idx] for part, idx in
-                                    (("train", train_idx), ("val", val_idx), ("test", test_idx))})
+    for train_idx, val_idx, test_idx, _ in splits:
+        check_labels([labels[i] for i in y[np.concatenate([train_idx, val_idx])]], [labels[i] for i in y[test_idx]])
     warning = None
     if config.task != "text" and groups is not None and config.split_by == "sample":
         warning = "Split by sample, not by speaker: the same voices are in train and test, so scores are inflated."
-    say(f"[bold]data[/] {config.dataset}: {len(dataset)} samples, classes {labels}; "
-        f"train {len(train_idx)}, val {len(val_idx)}, test {len(test_idx)} ({test_desc})")
-
-    spec = MODELS.get(config.model)
-    space = spec.space(config.preset)
-    folds = search_folds(config, y, groups if config.split_by == "group" else None, train_idx, val_idx)
     inputs.prepare()
     _set_training_threads(config.threads)
-    objective = make_objective(config, inputs, folds, y, len(labels))
+    run = dict(config=config, dataset=dataset, inputs=inputs, y=y, labels=labels, groups=groups, warning=warning,
+               say=say)
+
+    if len(splits) == 1:
+        train_idx, val_idx, test_idx, desc = splits[0]
+        save_split(out / "split.json", {part: [ids[i] for i in idx] for part, idx in
+                                        (("train", train_idx), ("val", val_idx), ("test", test_idx))})
+        result = _run_split(run, train_idx, val_idx, test_idx, desc, out)
+    else:
+        save_split(out / "split.json", {f"fold_{k + 1}_test": [ids[i] for i in s[2]] for k, s in enumerate(splits)})
+        result = _run_outer_folds(run, splits, out)
+    result["timings"]["total_seconds"] = round(time.time() - t_start, 2)
+    _atomic_write_text(out / "result.json", json.dumps(_public(result), indent=1, default=_json_default))
+    write_report_for(out, result)
+    return _public(result)
+
+
+def _public(result: dict[str, Any]) -> dict[str, Any]:
+    """``result`` without private keys (test probabilities kept in memory for pooling)."""
+    def clean(obj):
+        if isinstance(obj, dict):
+            return {k: clean(v) for k, v in obj.items() if not k.startswith("_")}
+        if isinstance(obj, list):
+            return [clean(v) for v in obj]
+        return obj
+
+    return clean(result)
+
+
+def write_report_for(out: Path, result: dict[str, Any]) -> None:
+    from emotune.evaluation.report import write_report
+
+    write_report(out, _public(result), result.get("_trials", []))
+
+
+def _search(run: dict, train_idx, val_idx, out: Path):
+    """Search the model's space on (train, validation); returns the study."""
+    from emotune.models import MODELS
+    from emotune.search import Study
+
+    config = run["config"]
+    space = MODELS.get(config.model).space(config.preset)
+    groups = run["groups"] if config.split_by == "group" else None
+    folds = search_folds(config, run["y"], groups, train_idx, val_idx)
+    objective = make_objective(config, run["inputs"], folds, run["y"], len(run["labels"]))
     study = Study(space, config.optimizer, "maximize", config.seed, budget=config.trials,
                   optimizer_options=config.optimizer_options)
-    t_search = time.time()
     study.optimize(
         objective,
         trials=config.trials,
@@ -266,33 +328,45 @@ def run_tune(config: TuneConfig, *, console: Any = None) -> dict[str, Any]:
         show_progress=config.progress,
         description=f"{config.optimizer} on {config.model}",
     )
-    search_seconds = time.time() - t_search
     write_trials_csv(out / "trials.csv", study.trials)
-    best = study.best_trial
-    if best is None:
+    if study.best_trial is None:
         errors = "; ".join(sorted({t.error or "?" for t in study.trials}))[:2000]
         raise TrialFailed(f"every trial failed, so there is no model to test; errors: {errors} (see {out / 'trials.csv'})")
+    return study
+
+
+def _run_split(run: dict, train_idx, val_idx, test_idx, test_desc: str, out: Path) -> dict[str, Any]:
+    """Search, retrain on train + validation, score once on test, write the run directory ``out``."""
+    from emotune.evaluation.metrics import classification_metrics
+    from emotune.evaluation.plots import plot_best_so_far, plot_confusion_matrix
+    from emotune.serving.bundle import save_bundle
+
+    config, y, labels = run["config"], run["y"], run["labels"]
+    out.mkdir(parents=True, exist_ok=True)
+    run["say"](f"[bold]data[/] {config.dataset}: {len(run['dataset'])} samples, classes {labels}; "
+               f"train {len(train_idx)}, val {len(val_idx)}, test {len(test_idx)} ({test_desc})")
+    t_search = time.time()
+    study = _search(run, train_idx, val_idx, out)
+    search_seconds = time.time() - t_search
+    best = study.best_trial
 
     # final model: train + validation, the search's best epoch count, scored once on test
     best_params = {**best.params, **config.fixed_params}
     dev_idx = np.concatenate([train_idx, val_idx])
     t_final = time.time()
     epochs = max(1, int(best.user_attrs.get("best_epoch", config.epochs)))
-    model, proba, _, fold = _fit_and_score(config, inputs, len(labels), best_params, dev_idx, test_idx, y,
+    model, proba, _, fold = _fit_and_score(config, run["inputs"], len(labels), best_params, dev_idx, test_idx, y,
                                            epochs=epochs, with_val=False)
     final_seconds = time.time() - t_final
     test_metrics = classification_metrics(y[test_idx], proba, labels)
-    baselines = _baselines(config, dataset, inputs, y, dev_idx, test_idx, labels)
-    baseline_metrics = baselines[0] if baselines else {}
+    baselines = _baselines(config, run["dataset"], run["inputs"], y, dev_idx, test_idx, labels)
 
     save_bundle(out / "model", model, model_name=config.model, params=_model_params(best_params), labels=labels,
                 input_spec=fold.input_spec, features=fold.bundle, task=config.task,
                 extra={"train_params": best_params, "epochs": epochs})
-
-    values = [t.value for t in study.trials]
     plots = [
-        plot_best_so_far(values, study.best_so_far(), out / "search_curve.png", ylabel=f"validation {config.fitness}",
-                         title=f"{config.optimizer}: best so far"),
+        plot_best_so_far([t.value for t in study.trials], study.best_so_far(), out / "search_curve.png",
+                         ylabel=f"validation {config.fitness}", title=f"{config.optimizer}: best so far"),
         plot_confusion_matrix(test_metrics["confusion_matrix"], labels, out / "confusion_matrix.png",
                               title=f"tuned {config.model} on test"),
     ]
@@ -300,30 +374,121 @@ def run_tune(config: TuneConfig, *, console: Any = None) -> dict[str, Any]:
     result = {
         "config": config.to_dict(),
         "labels": labels,
-        "protocol": {"test": test_desc, "search": f"{config.cv} on train+validation", "warning": warning},
+        "protocol": {"test": test_desc, "search": f"{config.cv} on train+validation", "warning": run["warning"]},
         "best_params": best_params,
         "best_fitness": best.value,
         "best_trial": best.id,
         "test_metrics": test_metrics,
-        "baseline_metrics": baseline_metrics,
+        "baseline_metrics": baselines[0] if baselines else {},
         "reference_metrics": baselines[1:],
         "data": {
             "n_train": int(len(train_idx)), "n_val": int(len(val_idx)), "n_test": int(len(test_idx)),
-            "skipped": len(dataset.skipped),
-            "skipped_examples": [str(b) for b in dataset.skipped[:20]],
+            "skipped": len(run["dataset"].skipped),
+            "skipped_examples": [str(b) for b in run["dataset"].skipped[:20]],
         },
         "trials": {s: sum(t.state == s for t in study.trials) for s in ("complete", "failed", "pruned")},
         "timings": {
             "search_seconds": round(search_seconds, 2),
             "seconds_per_trial": round(search_seconds / max(n_done, 1), 2),
             "final_train_seconds": round(final_seconds, 2),
-            "total_seconds": round(time.time() - t_start, 2),
         },
         "plots": [str(p.name) for p in plots],
+        "_proba": proba,
+        "_test_idx": test_idx,
+        "_trials": [t.to_dict() for t in study.trials],
+        "_best_epoch": epochs,
     }
-    _atomic_write_text(out / "result.json", json.dumps(result, indent=1, default=_json_default))
-    write_report(out, result, [t.to_dict() for t in study.trials])
     return result
+
+
+def _merge_fold_csvs(out: Path, n_folds: int) -> None:
+    """``out/trials.csv``: every fold's trials with a leading ``fold`` column."""
+    import io
+
+    rows, header = [], None
+    for k in range(1, n_folds + 1):
+        with (out / f"fold_{k}" / "trials.csv").open(newline="") as fh:
+            reader = csv.reader(fh)
+            head = next(reader)
+            header = header or ["fold"] + head
+            rows += [[str(k)] + r for r in reader]
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(header)
+    writer.writerows(rows)
+    _atomic_write_text(out / "trials.csv", buf.getvalue())
+
+
+def _run_outer_folds(run: dict, splits: list[tuple], out: Path) -> dict[str, Any]:
+    """One sub-run per outer fold, pooled test predictions, mean/std over folds, a final model on all data."""
+    from emotune.evaluation.metrics import aggregate, classification_metrics
+    from emotune.evaluation.plots import plot_confusion_matrix
+    from emotune.serving.bundle import save_bundle
+
+    config, y, labels = run["config"], run["y"], run["labels"]
+    n, n_classes = len(y), len(labels)
+    folds = []
+    pooled = np.zeros((n, n_classes), np.float32)
+    pooled_refs: dict[str, np.ndarray] = {}
+    tested = np.zeros(n, dtype=bool)
+    for k, (train_idx, val_idx, test_idx, desc) in enumerate(splits):
+        fold_out = out / f"fold_{k + 1}"
+        r = _run_split(run, train_idx, val_idx, test_idx, f"{desc} {k + 1}/{len(splits)}", fold_out)
+        _atomic_write_text(fold_out / "result.json", json.dumps(_public(r), indent=1, default=_json_default))
+        write_report_for(fold_out, r)
+        pooled[test_idx] = r["_proba"]
+        tested[test_idx] = True
+        for row in [r["baseline_metrics"], *r["reference_metrics"]]:
+            if row and "_proba" in row:
+                pooled_refs.setdefault(row["name"], np.zeros((n, n_classes), np.float32))[test_idx] = row["_proba"]
+        folds.append(r)
+    idx = np.flatnonzero(tested)
+    test_metrics = classification_metrics(y[idx], pooled[idx], labels)
+    refs = [{"name": name, **classification_metrics(y[idx], p[idx], labels)} for name, p in pooled_refs.items()]
+
+    # the model to keep: all data, the parameters and epochs of the fold with the best validation fitness
+    best = max(folds, key=lambda r: r["best_fitness"])
+    everything = np.arange(n)
+    t_final = time.time()
+    model, _, _, fold = _fit_and_score(config, run["inputs"], n_classes, best["best_params"], everything, everything,
+                                       y, epochs=best["_best_epoch"], with_val=False)
+    final_seconds = time.time() - t_final
+    save_bundle(out / "model", model, model_name=config.model, params=_model_params(best["best_params"]),
+                labels=labels, input_spec=fold.input_spec, features=fold.bundle, task=config.task,
+                extra={"train_params": best["best_params"], "epochs": best["_best_epoch"], "trained_on": "all data"})
+    plot_confusion_matrix(test_metrics["confusion_matrix"], labels, out / "confusion_matrix.png",
+                          title=f"tuned {config.model}, pooled over {len(folds)} outer folds")
+    all_trials = [dict(t, id=f"{k + 1}.{t['id']}") for k, r in enumerate(folds) for t in r["_trials"]]
+    _merge_fold_csvs(out, len(folds))
+    search_seconds = sum(r["timings"]["search_seconds"] for r in folds)
+    return {
+        "config": config.to_dict(),
+        "labels": labels,
+        "protocol": {"test": f"pooled over {len(folds)} outer folds ({config.resolved_outer_cv()})",
+                     "search": f"{config.cv} on each fold's train+validation", "warning": run["warning"]},
+        "best_params": best["best_params"],
+        "best_fitness": best["best_fitness"],
+        "best_trial": f"fold {folds.index(best) + 1}",
+        "test_metrics": test_metrics,
+        "baseline_metrics": refs[0] if refs else {},
+        "reference_metrics": refs[1:],
+        "fold_metrics": aggregate([r["test_metrics"] for r in folds]),
+        "fold_reference_metrics": {row["name"]: aggregate([
+            next(x for x in [r["baseline_metrics"], *r["reference_metrics"]] if x.get("name") == row["name"])
+            for r in folds]) for row in refs},
+        "folds": [{"fold": k + 1, "best_params": r["best_params"], "best_fitness": r["best_fitness"],
+                   "test_metrics": {m: r["test_metrics"][m] for m in
+                                    ("accuracy", "macro_f1", "unweighted_accuracy", "weighted_accuracy", "roc_auc")}}
+                  for k, r in enumerate(folds)],
+        "data": {"n_train": None, "n_val": None, "n_test": int(len(idx)), "skipped": len(run["dataset"].skipped),
+                 "skipped_examples": [str(b) for b in run["dataset"].skipped[:20]]},
+        "trials": {s: sum(t["state"] == s for t in all_trials) for s in ("complete", "failed", "pruned")},
+        "timings": {"search_seconds": round(search_seconds, 2),
+                    "seconds_per_trial": round(search_seconds / max(len(all_trials), 1), 2),
+                    "final_train_seconds": round(final_seconds, 2)},
+        "plots": ["confusion_matrix.png"],
+        "_trials": all_trials,
+    }
 
 
 def _baselines(config, dataset, inputs, y, dev_idx, test_idx, labels) -> list[dict[str, Any]]:
@@ -335,7 +500,7 @@ def _baselines(config, dataset, inputs, y, dev_idx, test_idx, labels) -> list[di
     if config.task == "text":
         texts = dataset.texts
         proba = tfidf_logreg([texts[i] for i in dev_idx], y[dev_idx], [texts[i] for i in test_idx], seed=config.seed)
-        rows.append({"name": "tfidf_logreg", **classification_metrics(y[test_idx], proba, labels)})
+        rows.append({"name": "tfidf_logreg", **classification_metrics(y[test_idx], proba, labels), "_proba": proba})
     else:
         from emotune.experiments.speech_inputs import speech_baselines
 
