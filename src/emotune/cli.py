@@ -109,6 +109,7 @@ def tune(
     timeout: Optional[float] = typer.Option(None, help="Stop starting trials after this many seconds."),
     fitness: Optional[str] = typer.Option(None, help="accuracy, macro_f1, unweighted_accuracy or roc_auc."),
     cv: Optional[str] = typer.Option(None, help="holdout, K (stratified k-fold), group:K or logo, on train+validation."),
+    outer_cv: Optional[str] = typer.Option(None, help="Outer test protocol: auto (text holdout, speech group:5), holdout, group:K, logo."),
     epochs: Optional[int] = typer.Option(None, help="Maximum epochs per training."),
     max_len: Optional[int] = typer.Option(None, help="Text: tokens (or word pieces) per text."),
     max_seconds: Optional[float] = typer.Option(None, help="Speech: cut every clip to this many seconds."),
@@ -127,7 +128,7 @@ def tune(
         task=task, dataset=dataset, data_dir=data_dir, text_col=text_col, label_col=label_col, group_col=group_col,
         on_bad_rows=on_bad_rows, limit=limit, features=features, model=model, preset=preset, optimizer=optimizer,
         trials=trials, timeout=timeout, fitness=fitness, cv=cv, epochs=epochs, max_len=max_len, seed=seed, out=out,
-        max_seconds=max_seconds, frame_pool=frame_pool, normalize=normalize, workers=workers,
+        max_seconds=max_seconds, frame_pool=frame_pool, normalize=normalize, workers=workers, outer_cv=outer_cv,
     )
     if no_progress:
         overrides["progress"] = False
