@@ -148,3 +148,28 @@ def test_ga_on_the_papers_21_bit_space_uses_the_tokenizer_gene(tmp_path):
     assert result["best_params"]["tokenizer"] in ("blankspace", "wordpiece")
     bundle = json.loads((tmp_path / "run" / "model" / "bundle.json").read_text())
     assert bundle["features"]["tokenizer"]["name"] == result["best_params"]["tokenizer"]
+
+
+def test_the_search_never_touches_a_test_sample(tmp_path, monkeypatch):
+    """Every (train, eval) pair built during the search avoids the test split; only the final scoring sees it."""
+    from emotune.experiments import text_inputs
+
+    calls = []
+    original = text_inputs.TextInputs.build
+
+    def spy(self, train_idx, eval_idx, params):
+        calls.append((set(map(int, train_idx)), set(map(int, eval_idx))))
+        return original(self, train_idx, eval_idx, params)
+
+    monkeypatch.setattr(text_inputs.TextInputs, "build", spy)
+    run_tune(_config(tmp_path, trials=2, cv="3"))
+    parts = json.loads((tmp_path / "run" / "split.json").read_text())["parts"]
+    from emotune.data import load_dataset
+
+    ids = load_dataset("tweets", limit=300, seed=0).ids
+    test = {ids.index(i) for i in parts["test"]}
+    search_calls, final_call = calls[:-1], calls[-1]
+    assert len(search_calls) == 2 * 3  # two trials, three folds each
+    for train_idx, eval_idx in search_calls:
+        assert not (train_idx & test) and not (eval_idx & test)
+    assert final_call[1] == test and not (final_call[0] & test)
