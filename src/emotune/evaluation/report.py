@@ -23,6 +23,10 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+def _secs(value: Any) -> str:
+    return "-" if value is None else f"{float(value):.1f}"
+
+
 def metrics_table_rows(rows: Sequence[tuple[str, dict[str, Any]]]) -> list[list[str]]:
     """One row per (name, metrics dict): name then the scalar metrics, formatted."""
     return [[name] + [_fmt(m.get(key)) for key, _ in _SCALARS] for name, m in rows]
@@ -117,9 +121,9 @@ def write_report(run_dir: str | Path, result: dict[str, Any], trials: Sequence[d
         f"Best validation {cfg.get('fitness')}: **{_fmt(result.get('best_fitness'))}** "
         f"(trial {result.get('best_trial')}). Trials: "
         + ", ".join(f"{n} {s}" for s, n in sorted(states.items()))
-        + f". Search {_fmt(timings.get('search_seconds'))} s, "
-        f"{_fmt(timings.get('seconds_per_trial'))} s per trial; final training "
-        f"{_fmt(timings.get('final_train_seconds'))} s.\n"
+        + f". Search {_secs(timings.get('search_seconds'))} s, "
+        f"{_secs(timings.get('seconds_per_trial'))} s per trial; final training "
+        f"{_secs(timings.get('final_train_seconds'))} s.\n"
     )
     for png in result.get("plots", []):
         lines.append(f"![{Path(png).stem}]({Path(png).name})\n")
