@@ -1,0 +1,38 @@
+from emotune.evaluation.report import write_report
+
+
+def _metrics(acc, f1):
+    return {"accuracy": acc, "macro_f1": f1, "unweighted_accuracy": f1, "roc_auc": 0.8,
+            "per_class": {"neg": {"precision": 0.5, "recall": 0.5, "f1": 0.5, "support": 3}},
+            "confusion_matrix": [[1, 2], [0, 3]]}
+
+
+def _result(test_f1, base_f1, **extra):
+    return {"config": {"task": "speech", "dataset": "crema-d", "model": "mlp", "optimizer": "ga",
+                       "fitness": "macro_f1", "seed": 0, "cv": "holdout"},
+            "labels": ["neg", "pos"], "best_params": {"lr": 0.001}, "best_fitness": 0.5, "best_trial": 1,
+            "test_metrics": _metrics(0.6, test_f1), "baseline_metrics": {"name": "egemaps_svm", **_metrics(0.5, base_f1)},
+            "timings": {"search_seconds": 12.345, "seconds_per_trial": 6.17, "final_train_seconds": 1.0}, **extra}
+
+
+TRIALS = [{"id": 0, "state": "complete", "value": 0.5}, {"id": 1, "state": "failed", "value": None, "error": "boom"}]
+
+
+def test_report_says_by_how_much_the_tuned_model_wins(tmp_path):
+    text = write_report(tmp_path, _result(0.60, 0.55), TRIALS).read_text()
+    assert "beats the egemaps_svm reference by **+5.00 points** of macro_f1" in text
+    assert "trial 1: boom" in text and "1 complete, 1 failed" in text
+    assert "Search 12.3 s, 6.2 s per trial" in text
+
+
+def test_report_says_when_it_loses_and_warns_first(tmp_path):
+    warning = "Split by sample, not by speaker: scores are inflated."
+    text = write_report(tmp_path, _result(0.40, 0.55, protocol={"warning": warning}), TRIALS).read_text()
+    assert text.splitlines()[0] == f"> **{warning}**"
+    assert "does NOT beat the egemaps_svm reference by **-15.00 points**" in text
+
+
+def test_report_shows_mean_and_spread_over_folds(tmp_path):
+    folds = {"accuracy": {"mean": 0.5, "std": 0.1}, "macro_f1": {"mean": 0.4, "std": 0.05}}
+    text = write_report(tmp_path, _result(0.6, 0.5, fold_metrics=folds), TRIALS).read_text()
+    assert "Mean and spread over outer folds" in text and "| macro-F1 | 0.4000 | 0.0500 |" in text
