@@ -173,3 +173,27 @@ def test_the_search_never_touches_a_test_sample(tmp_path, monkeypatch):
     for train_idx, eval_idx in search_calls:
         assert not (train_idx & test) and not (eval_idx & test)
     assert final_call[1] == test and not (final_call[0] & test)
+
+
+def test_default_params_fill_every_space_key_with_the_models_defaults():
+    from emotune.experiments.tune import default_params
+    from emotune.models import MODELS
+
+    spec = MODELS.get("bilstm_tcsa")
+    params = default_params(spec, spec.default_space)
+    assert set(params) == set(spec.default_space.names())
+    for key, value in spec.defaults.items():
+        if key in params:
+            assert params[key] == pytest.approx(value)
+    cpu = MODELS.get("sa_lstm").space("cpu")  # default hidden 128 lies outside the cpu preset's 16-96
+    assert 16 <= default_params(MODELS.get("sa_lstm"), cpu)["hidden_size"] <= 96
+
+
+def test_warm_start_runs_the_defaults_first(tweets_run):
+    run, _ = tweets_run
+    rows = list(csv.DictReader((run / "trials.csv").open()))
+    from emotune.models import MODELS
+
+    defaults = MODELS.get("sa_lstm").defaults
+    assert float(rows[0]["lr"]) == pytest.approx(defaults["lr"])
+    assert float(rows[0]["dropout"]) == pytest.approx(defaults["dropout"])

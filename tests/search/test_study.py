@@ -151,3 +151,32 @@ def test_objective_may_return_user_attributes():
     study.optimize(lambda p: (_objective(p), {"epochs": p["n"]}), trials=4)
     assert [t.user_attrs["epochs"] for t in study.trials] == [t.params["n"] for t in study.trials]
     assert all(t.state == TrialState.COMPLETE for t in study.trials)
+
+
+def test_enqueued_params_run_first_and_are_not_told_to_the_optimizer():
+    study = Study(_space(), optimizer="pso", seed=0, budget=30)
+    study.enqueue({"x": 1.0, "n": 3, "c": "a"})  # the optimum
+    study.enqueue({"x": 99.0, "n": 3, "c": "b"})  # out of range: clipped to 5.0
+    study.optimize(_objective, trials=30)
+    first, second = study.trials[0], study.trials[1]
+    assert first.params["n"] == 3 and first.params["x"] == pytest.approx(1.0) and first.optimizer_id is None
+    assert second.params["x"] == pytest.approx(5.0) and second.optimizer_id is None
+    assert study.best_trial is first
+    assert study.optimizer.n_told == 28  # only its own candidates
+    assert [t.id for t in study.trials] == list(range(30))
+
+
+def test_enqueue_rejects_a_value_that_is_not_a_choice():
+    with pytest.raises(Exception, match="not one of the choices"):
+        Study(_space()).enqueue({"x": 0.0, "n": 1, "c": "z"})
+
+
+def test_resume_keeps_enqueued_trials():
+    study = Study(_space(), optimizer="random", seed=0, budget=10)
+    study.enqueue({"x": 1.0, "n": 3, "c": "a"})
+    study.enqueue({"x": 2.0, "n": 4, "c": "b"})
+    (h,) = study.ask(1)
+    study.tell(h.id, 0.0)
+    resumed = Study.from_state_dict(study.state_dict())
+    (h2,) = resumed.ask(1)
+    assert h2.params["n"] == 4 and resumed.trials[-1].optimizer_id is None

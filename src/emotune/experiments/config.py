@@ -67,6 +67,7 @@ class TuneConfig:
     trials: int = 30
     timeout: float | None = None
     fixed_params: dict[str, Any] = field(default_factory=dict)
+    warm_start: bool = True
     # training
     epochs: int = 10
     patience: int = 3

@@ -6,7 +6,9 @@ The protocol, in order:
    *before* any search; save the sample ids of every part to ``split.json``;
 2. search the model's space with the chosen optimizer; each trial trains on the
    search-training part and is scored on validation only (``cv``: one hold-out
-   validation part, or k folds of train + validation);
+   validation part, or k folds of train + validation). With ``warm_start`` the
+   first trial is the model's documented defaults, so the search can only pick
+   a configuration that validates at least as well as the untuned model;
 3. retrain the best configuration on train + validation for the number of
    epochs the search found best, and score it once on the test split;
 4. score the reference baseline on the same split; write ``trials.csv``,
@@ -30,7 +32,7 @@ from emotune._seeding import seed_everything
 from emotune.exceptions import ConfigError, TrialFailed
 from emotune.experiments.config import TuneConfig, save_config
 
-__all__ = ["run_tune", "search_folds", "write_trials_csv"]
+__all__ = ["run_tune", "search_folds", "write_trials_csv", "default_params"]
 
 
 def _atomic_write_text(path: Path, text: str) -> None:
@@ -308,6 +310,24 @@ def write_report_for(out: Path, result: dict[str, Any]) -> None:
     write_report(out, _public(result), result.get("_trials", []))
 
 
+def default_params(spec: Any, space: Any) -> dict[str, Any]:
+    """The model's documented defaults for every parameter of ``space`` (clipped into its range).
+
+    A parameter without a usable default (missing, or not among a categorical's
+    choices) takes the value at the centre of its range.
+    """
+    from emotune.exceptions import SpaceError
+
+    params = space.decode(np.full(space.dim, 0.5))
+    for name, param in space.params.items():
+        if name in spec.defaults and spec.defaults[name] is not None:
+            try:
+                params[name] = param.decode(param.encode(spec.defaults[name]))  # clipped into the range
+            except (SpaceError, TypeError, ValueError):
+                continue
+    return params
+
+
 def _search(run: dict, train_idx, val_idx, out: Path):
     """Search the model's space on (train, validation); returns the study."""
     from emotune.models import MODELS
@@ -320,6 +340,8 @@ def _search(run: dict, train_idx, val_idx, out: Path):
     objective = make_objective(config, run["inputs"], folds, run["y"], len(run["labels"]))
     study = Study(space, config.optimizer, "maximize", config.seed, budget=config.trials,
                   optimizer_options=config.optimizer_options)
+    if config.warm_start and config.trials > 1:
+        study.enqueue(default_params(MODELS.get(config.model), space))
     study.optimize(
         objective,
         trials=config.trials,

@@ -53,7 +53,11 @@ class TrialState:
 
 @dataclass
 class TrialRecord:
-    """One trial: its typed params, value (user's direction), state, times (Unix s) and error text."""
+    """One trial: its typed params, value (user's direction), state, times (Unix s) and error text.
+
+    ``id`` numbers trials in the order they were asked; ``optimizer_id`` is the id the
+    optimizer gave the candidate (``None`` for an enqueued trial the optimizer did not propose).
+    """
 
     id: int
     params: dict[str, Any]
@@ -64,6 +68,7 @@ class TrialRecord:
     end: float | None = None
     error: str | None = None
     user_attrs: dict[str, Any] = field(default_factory=dict)
+    optimizer_id: int | None = None
 
     @property
     def duration(self) -> float | None:
@@ -173,6 +178,7 @@ class Study:
         self.executor = executor if executor is not None else SerialExecutor()
         self.trials: list[TrialRecord] = []
         self._by_id: dict[int, TrialRecord] = {}
+        self._enqueued: list[tuple[dict[str, Any], np.ndarray]] = []
         self._stop = False
 
     # --- the optimizer, built lazily so the budget can come from optimize() -----
@@ -193,18 +199,32 @@ class Study:
         return value if self.direction == "minimize" else -value
 
     # --- ask / tell -------------------------------------------------------------
+    def enqueue(self, params: dict[str, Any]) -> None:
+        """Evaluate ``params`` before anything the optimizer proposes (e.g. a model's defaults).
+
+        Enqueued trials are recorded like any other and can be the study's best, but
+        the optimizer neither proposed nor is told them. Values outside a parameter's
+        range are clipped to it; a categorical value that is not a choice is an error.
+        """
+        x = self.space.encode(params)
+        self._enqueued.append((self.space.decode(x), x))
+
     def ask(self, n: int = 1) -> list[TrialHandle]:
         """``n`` new trials with typed params; tell each back with :meth:`tell`."""
-        ids, X = self.optimizer.ask_batch(n)
+        picked = [self._enqueued.pop(0) for _ in range(min(n, len(self._enqueued)))]
+        if n > len(picked):
+            opt_ids, X = self.optimizer.ask_batch(n - len(picked))
+            picked += [(self.space.decode(x), x, int(i)) for i, x in zip(opt_ids.tolist(), X)]
         handles = []
         now = time.time()
-        for i, x in zip(ids.tolist(), X):
-            params = self.space.decode(x)
-            record = TrialRecord(id=i, params=params, x=x.tolist(), start=now)
+        for item in picked:
+            params, x = item[0], item[1]
+            record = TrialRecord(id=len(self.trials), params=params, x=np.asarray(x).tolist(), start=now,
+                                 optimizer_id=item[2] if len(item) == 3 else None)
             self.trials.append(record)
-            self._by_id[i] = record
+            self._by_id[record.id] = record
             self.storage.put_trial(record)
-            handles.append(TrialHandle(i, params, x))
+            handles.append(TrialHandle(record.id, params, np.asarray(x)))
         return handles
 
     def tell(self, id: int, value: float | None, *, state: str | None = None, error: str | None = None) -> TrialRecord:
@@ -228,7 +248,8 @@ class Study:
         record.end = time.time()
         record.error = error
         internal = np.inf if state != TrialState.COMPLETE else self._to_internal(float(value))
-        self.optimizer.tell(int(id), internal)
+        if record.optimizer_id is not None:  # enqueued trials are not the optimizer's
+            self.optimizer.tell(record.optimizer_id, internal)
         self.storage.put_trial(record)
         self.storage.put_optimizer_state(self.optimizer.state_dict())
         return record
@@ -352,6 +373,7 @@ class Study:
             "optimizer_options": dict(self.optimizer_options),
             "optimizer": self.optimizer.state_dict(),
             "trials": [t.to_dict() for t in self.trials],
+            "enqueued": [(params, np.asarray(x).tolist()) for params, x in self._enqueued],
         }
 
     @classmethod
@@ -365,6 +387,7 @@ class Study:
             optimizer_options=state["optimizer_options"],
         )
         study.optimizer.load_state_dict(state["optimizer"])
+        study._enqueued = [(dict(p), np.asarray(x)) for p, x in state.get("enqueued", [])]
         for d in state["trials"]:
             d = {k: v for k, v in d.items() if k != "duration"}
             record = TrialRecord(**d)
