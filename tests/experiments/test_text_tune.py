@@ -176,7 +176,7 @@ def test_the_search_never_touches_a_test_sample(tmp_path, monkeypatch):
 
 
 def test_default_params_fill_every_space_key_with_the_models_defaults():
-    from emotune.experiments.tune import default_params
+    from emotune.experiments.objective import default_params
     from emotune.models import MODELS
 
     spec = MODELS.get("bilstm_tcsa")

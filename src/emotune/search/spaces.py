@@ -113,7 +113,7 @@ class Float(Param):
         v = float(value)
         if self.log:
             lo, hi = math.log(self.low), math.log(self.high)
-            t = (math.log(v) - lo) / (hi - lo)
+            t = (math.log(v) - lo) / (hi - lo) if v > 0 else 0.0  # non-positive: clipped to low
         else:
             t = (v - self.low) / (self.high - self.low)
         return np.array([min(max(t, 0.0), 1.0)])
