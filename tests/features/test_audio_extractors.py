@@ -1,0 +1,50 @@
+"""The audio extractor registry: the documented presets, parameter changes and the extractor contract."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("librosa")
+pytest.importorskip("soundfile")
+
+from emotune._registry import Registry  # noqa: E402
+from emotune.exceptions import ConfigError, RegistryError  # noqa: E402
+from emotune.features.audio_extractors import AUDIO_FEATURES, AudioExtractor, make_audio_extractor  # noqa: E402
+
+
+def test_registry_holds_the_documented_extractors() -> None:
+    expected = {
+        "mfcc": ("frames", 120),
+        "logmel": ("frames", 64),
+        "egemaps": ("clip", 88),
+        "egemaps_lld": ("frames", 25),
+        "whisper": ("frames", 384),
+        "whisper_pooled": ("clip", 768),
+    }
+    assert set(AUDIO_FEATURES.names()) == set(expected)
+    for name, (level, dim) in expected.items():
+        ext = AUDIO_FEATURES.get(name)
+        assert (ext.name, ext.level, ext.dim) == (name, level, dim)
+        assert isinstance(ext.params, dict)
+
+
+def test_with_params_changes_dim_and_refuses_unknown_names() -> None:
+    ext = make_audio_extractor("mfcc", n_mfcc=20, deltas=False)
+    assert ext.dim == 20 and AUDIO_FEATURES.get("mfcc").dim == 120  # the registered preset is unchanged
+    with pytest.raises(ConfigError, match="n_mfc"):
+        make_audio_extractor("mfcc", n_mfc=20)
+    with pytest.raises(RegistryError, match="known"):
+        make_audio_extractor("wav2vec")
+    reg: Registry[AudioExtractor] = Registry("audio feature extractor")
+    reg.add("mfcc", ext)
+    with pytest.raises(RegistryError, match="already registered"):
+        reg.add("mfcc", ext)
+
+
+@pytest.mark.parametrize("name", ["mfcc", "logmel", "egemaps", "egemaps_lld"])
+def test_extractor_contract(name: str, crema_y: np.ndarray) -> None:
+    ext = AUDIO_FEATURES.get(name)
+    out = ext(crema_y, 16000)
+    assert out.dtype == np.float32 and np.isfinite(out).all()
+    assert out.shape == ((ext.dim,) if ext.level == "clip" else (out.shape[0], ext.dim))
