@@ -197,3 +197,13 @@ def test_warm_start_runs_the_defaults_first(tweets_run):
     defaults = MODELS.get("sa_lstm").defaults
     assert float(rows[0]["lr"]) == pytest.approx(defaults["lr"])
     assert float(rows[0]["dropout"]) == pytest.approx(defaults["dropout"])
+
+
+def test_sst2_limit_keeps_every_official_test_sentence(shared_data):
+    from emotune.experiments.tune import _load
+
+    cfg = TuneConfig(dataset="sst2", data_dir=str(shared_data / "text" / "sst2-en"), limit=500, progress=False)
+    dataset, _ = _load(cfg)
+    splits = [s.extra["split"] for s in dataset.samples]
+    assert splits.count("test") == 872
+    assert len(dataset) == 500 + 872

@@ -108,9 +108,11 @@ def _load(config: TuneConfig):
             label_col=config.label_col,
             group_col=config.group_col,
             on_bad_rows=config.on_bad_rows,
-            limit=config.limit,
+            limit=None if config.dataset == "sst2" else config.limit,
             seed=config.seed,
         )
+        if config.dataset == "sst2" and config.limit is not None:
+            dataset = _limit_keeping_official_test(dataset, config.limit, config.seed)
         cache = FeatureCache(config.cache_dir or default_cache_root())
         inputs = TextInputs(
             dataset.texts, features=config.features, tokenizer=config.tokenizer, vocab_size=config.vocab_size,
@@ -120,6 +122,17 @@ def _load(config: TuneConfig):
     from emotune.experiments.speech_inputs import load_speech
 
     return load_speech(config)
+
+
+def _limit_keeping_official_test(dataset, limit: int, seed: int):
+    """A stratified subset of ``limit`` train+dev samples plus every official test sample (SST-2)."""
+    from emotune.data.splits import stratified_subset
+
+    is_test = np.array([s.extra.get("split") == "test" for s in dataset.samples])
+    dev = np.flatnonzero(~is_test)
+    if limit < len(dev):
+        dev = dev[stratified_subset([dataset.samples[i].label for i in dev], limit, seed=seed)]
+    return dataset.subset(np.sort(np.concatenate([dev, np.flatnonzero(is_test)])))
 
 
 def write_report_for(out: Path, result: dict[str, Any]) -> None:
