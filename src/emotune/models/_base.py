@@ -152,6 +152,25 @@ def check_rate(model: str, key: str, value: Any) -> float:
     return float(value)
 
 
+def module_builder(
+    name: str, cls: Callable[..., "nn.Module"], defaults: Mapping[str, Any], input_kinds: tuple[str, ...]
+) -> Callable[..., "nn.Module"]:
+    """The ``build`` of a model whose constructor takes ``n_classes``, ``input_spec`` and the resolved params.
+
+    The returned function checks its call with :func:`resolve_params` (``defaults``
+    fill missing keys, trainer keys are dropped) and constructs ``cls``.
+    """
+
+    def build(params: Mapping[str, Any], *, n_classes: int, input_spec: "InputSpec") -> "nn.Module":
+        p = resolve_params(
+            name, params, n_classes=n_classes, input_spec=input_spec, input_kinds=input_kinds, defaults=defaults
+        )
+        return cls(n_classes=n_classes, input_spec=input_spec, **p)
+
+    build.__doc__ = f"Build :class:`{cls.__name__}` from flat params (trainer keys ignored)."
+    return build
+
+
 def build_model(
     name: str, params: Mapping[str, Any] | None = None, *, n_classes: int, input_spec: "InputSpec"
 ) -> "nn.Module":

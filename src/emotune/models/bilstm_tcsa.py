@@ -25,14 +25,14 @@ evaluations.
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from typing import Any, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from emotune.exceptions import ConfigError
-from emotune.models._base import MODELS, ModelSpec, check_int, check_rate, resolve_params
+from emotune.models._base import MODELS, ModelSpec, check_int, check_rate, module_builder
 from emotune.models.attention import MultiHeadSelfAttention
 from emotune.models.inputs import InputLayer, InputSpec, default_mask
 from emotune.models.masking import lengths_from_mask
@@ -157,17 +157,7 @@ BILSTM_TCSA_DEFAULTS: dict[str, Any] = {
 }
 
 
-def build_bilstm_tcsa(params: Mapping[str, Any], *, n_classes: int, input_spec: InputSpec) -> BiLstmTcsa:
-    """Build :class:`BiLstmTcsa` from flat params (trainer keys ignored)."""
-    p = resolve_params(
-        "bilstm_tcsa",
-        params,
-        n_classes=n_classes,
-        input_spec=input_spec,
-        input_kinds=INPUT_KINDS,
-        defaults=BILSTM_TCSA_DEFAULTS,
-    )
-    return BiLstmTcsa(n_classes=n_classes, input_spec=input_spec, **p)
+build_bilstm_tcsa = module_builder("bilstm_tcsa", BiLstmTcsa, BILSTM_TCSA_DEFAULTS, INPUT_KINDS)
 
 
 MODELS.add(

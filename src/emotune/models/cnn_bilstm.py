@@ -25,14 +25,14 @@ that is the default here. Paper defaults: dropout 0.3, l2 0.01 (weight decay
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from typing import Any, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from emotune.exceptions import ConfigError
-from emotune.models._base import MODELS, ModelSpec, check_int, check_rate, resolve_params
+from emotune.models._base import MODELS, ModelSpec, check_int, check_rate, module_builder
 from emotune.models.inputs import InputLayer, InputSpec, default_mask
 from emotune.models.masking import lengths_from_mask, zero_padding
 from emotune.models.recurrent import MaskedLSTM
@@ -209,17 +209,7 @@ CNN_BILSTM_DEFAULTS: dict[str, Any] = {
 """The paper's tuned values (dropout 0.3, l2 0.01 as weight decay 0.02, lr 1e-3) and layer sizes."""
 
 
-def build_cnn_bilstm(params: Mapping[str, Any], *, n_classes: int, input_spec: InputSpec) -> CnnBiLstm:
-    """Build :class:`CnnBiLstm` from flat params (trainer keys ignored)."""
-    p = resolve_params(
-        "cnn_bilstm",
-        params,
-        n_classes=n_classes,
-        input_spec=input_spec,
-        input_kinds=INPUT_KINDS,
-        defaults=CNN_BILSTM_DEFAULTS,
-    )
-    return CnnBiLstm(n_classes=n_classes, input_spec=input_spec, **p)
+build_cnn_bilstm = module_builder("cnn_bilstm", CnnBiLstm, CNN_BILSTM_DEFAULTS, INPUT_KINDS)
 
 
 MODELS.add(

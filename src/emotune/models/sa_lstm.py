@@ -17,12 +17,12 @@ The attention weights of the last forward pass are kept in
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any
 
 import torch
 from torch import nn
 
-from emotune.models._base import MODELS, ModelSpec, check_int, check_rate, resolve_params
+from emotune.models._base import MODELS, ModelSpec, check_int, check_rate, module_builder
 from emotune.models.attention import AdditiveAttention
 from emotune.models.inputs import InputLayer, InputSpec, default_mask
 from emotune.models.recurrent import MaskedLSTM
@@ -123,17 +123,7 @@ SA_LSTM_DEFAULTS: dict[str, Any] = {
 }
 
 
-def build_sa_lstm(params: Mapping[str, Any], *, n_classes: int, input_spec: InputSpec) -> SelfAttentionLstm:
-    """Build :class:`SelfAttentionLstm` from flat params (trainer keys ignored)."""
-    p = resolve_params(
-        "sa_lstm",
-        params,
-        n_classes=n_classes,
-        input_spec=input_spec,
-        input_kinds=INPUT_KINDS,
-        defaults=SA_LSTM_DEFAULTS,
-    )
-    return SelfAttentionLstm(n_classes=n_classes, input_spec=input_spec, **p)
+build_sa_lstm = module_builder("sa_lstm", SelfAttentionLstm, SA_LSTM_DEFAULTS, INPUT_KINDS)
 
 
 MODELS.add(
