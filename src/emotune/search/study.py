@@ -5,7 +5,7 @@ A :class:`Study` owns a :class:`~emotune.search.spaces.Space`, one optimizer
 unit box and always minimise; the study decodes candidates into typed
 parameters and negates values when ``direction="maximize"``.
 
-An objective that raises, or returns ``nan``, marks its trial *failed* (the
+An objective that raises, or returns ``nan`` or ``+-inf``, marks its trial *failed* (the
 optimizer is told the worst value) and the study goes on. Raising
 :class:`TrialPruned` marks it *pruned* (also the worst value for the optimizer).
 
@@ -230,7 +230,7 @@ class Study:
     def tell(self, id: int, value: float | None, *, state: str | None = None, error: str | None = None) -> TrialRecord:
         """Record the result of trial ``id``.
 
-        ``value`` is in the user's direction. A ``None`` or ``nan`` value, or
+        ``value`` is in the user's direction. A ``None``, ``nan`` or ``+-inf`` value, or
         ``state="failed"``, records a failure; ``state="pruned"`` a pruned trial.
         Either way the optimizer is told the worst value and the study goes on.
         """
@@ -240,9 +240,9 @@ class Study:
         if record.state != TrialState.RUNNING:
             raise ConfigError(f"trial {id} was already told (state {record.state!r})")
         if state is None:
-            state = TrialState.FAILED if value is None or math.isnan(float(value)) else TrialState.COMPLETE
+            state = TrialState.FAILED if value is None or not math.isfinite(float(value)) else TrialState.COMPLETE
         if state == TrialState.FAILED and error is None:
-            error = "objective returned no value" if value is None else f"objective returned {value}"
+            error = "objective returned no value" if value is None else f"objective returned {value} (not finite)"
         record.state = state
         record.value = None if value is None else float(value)
         record.end = time.time()
@@ -276,8 +276,8 @@ class Study:
             value = float(value)
         except (TypeError, ValueError):
             return None, TrialState.FAILED, f"objective returned {value!r}, not a number"
-        if math.isnan(value):
-            return value, TrialState.FAILED, "objective returned nan"
+        if not math.isfinite(value):  # nan and +-inf alike: a maximising study must not rank +inf best
+            return value, TrialState.FAILED, f"objective returned {value} (not finite)"
         return value, TrialState.COMPLETE, None
 
     def optimize(
