@@ -317,6 +317,8 @@ class Study:
                 if trials is not None:
                     n = min(n, trials - done)
                 handles = self.ask(n)
+                if not handles:  # a population optimizer waits for trials asked outside this loop
+                    raise ConfigError("the optimizer waits for results of trials asked before optimize(); tell them first")
                 results = self.executor.map(lambda h: self._run_one(objective, h), handles)
                 for handle, (value, state, error) in zip(handles, results):
                     record = self.tell(handle.id, value, state=state, error=error)
