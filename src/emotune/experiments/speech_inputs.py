@@ -47,12 +47,14 @@ of a run are in :mod:`emotune.experiments.speech_baselines`.
 from __future__ import annotations
 
 import time
-from typing import Any, Mapping, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
 from emotune.exceptions import ConfigError, DatasetError
 from emotune.experiments.text_inputs import FoldInputs
+# extraction and predict-time inputs live in features/ so serving/ shares them without importing experiments/
+from emotune.features.audio_inputs import SPEECH_SR, bundle_features, speech_features
 from emotune.features.frames import (
     feature_stats,
     max_frames,
@@ -72,41 +74,11 @@ __all__ = [
     "bundle_features",
 ]
 
-SPEECH_SR = 16000
-"""Sample rate (Hz) every clip is resampled to before feature extraction."""
-
 NORMALIZE = ("global", "speaker", "none")
 """Normalisation kinds (see the module docstring)."""
 
 
 # -- extraction --------------------------------------------------------------------------------------------
-
-
-def speech_features(
-    paths: Sequence[str],
-    features: str,
-    *,
-    cache: Any = None,
-    workers: int = 2,
-    on_error: str = "raise",
-    max_seconds: float | None = None,
-    progress: bool = False,
-    params: Mapping[str, Any] | None = None,
-) -> tuple[list[np.ndarray | None], list[tuple[str, str]]]:
-    """Features of the clips at ``paths`` at :data:`SPEECH_SR`, cut to ``max_seconds`` (cached).
-
-    A thin call of :func:`~emotune.features.extraction.extract_features` with the
-    settings every speech run uses; returns its ``(features, errors)``.
-    """
-    from emotune.features.audio_extractors import make_audio_extractor
-    from emotune.features.extraction import extract_features
-
-    extractor = make_audio_extractor(features, **dict(params or {}))
-    load_kwargs = {} if max_seconds is None else {"max_seconds": float(max_seconds)}
-    return extract_features(
-        paths, extractor, sr=SPEECH_SR, cache=cache, workers=workers, on_error=on_error,  # type: ignore[arg-type]
-        progress=progress, load_kwargs=load_kwargs,
-    )
 
 
 def _audio_paths(dataset: Any) -> list[str]:
@@ -334,44 +306,3 @@ class SpeechInputs:
             "mean": [float(v) for v in mean] if keep else None,
             "std": [float(v) for v in std] if keep else None,
         }
-
-
-# -- predict time ------------------------------------------------------------------------------------------
-
-
-def bundle_features(features_meta: Mapping[str, Any], paths: Sequence[str]) -> tuple[np.ndarray, np.ndarray | None]:
-    """Model inputs for new audio files, rebuilt exactly as in training.
-
-    Args:
-        features_meta: the ``features`` entry of a speech bundle (see :meth:`SpeechInputs.build`).
-        paths: audio files.
-
-    Returns:
-        ``x`` float32 ``(n, T, F)`` frames with ``mask`` bool ``(n, T)`` (``T``
-        the longest clip, at most ``max_frames``), or ``(n, F)`` vectors and ``None``.
-        ``normalize="speaker"``: frames by each clip's own statistics, vectors
-        by the saved training statistics (the speaker is unknown here).
-
-    Raises:
-        FeatureError: a file cannot be read or featurised (the message names it).
-    """
-    meta = dict(features_meta)
-    ext = meta["extractor"]
-    feats, _ = speech_features(
-        [str(p) for p in paths], ext["name"], params=ext.get("params") or {}, workers=1, on_error="raise",
-        max_seconds=meta.get("max_seconds"), progress=False,
-    )
-    kind = meta.get("normalize", "global")
-    mean, std = meta.get("mean"), meta.get("std")
-    if meta.get("level") == "clip":
-        x = np.stack([np.asarray(f, np.float32) for f in feats])
-        if kind in ("global", "speaker"):
-            x = normalize_features(x, None, np.asarray(mean), np.asarray(std))
-        return x, None
-    pool = int(meta.get("frame_pool", 1))
-    x, mask = pad_frames([pool_frames(f, pool) for f in feats], meta.get("max_frames"))
-    if kind == "global":
-        x = normalize_features(x, mask, np.asarray(mean), np.asarray(std))
-    elif kind == "speaker":
-        x = speaker_normalize(x, mask, np.arange(len(x)).astype(str))  # each clip its own "speaker"
-    return x, mask
