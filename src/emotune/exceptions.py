@@ -14,6 +14,7 @@ __all__ = [
     "DatasetError",
     "FeatureError",
     "TrialFailed",
+    "BundleError",
 ]
 
 
@@ -46,3 +47,7 @@ class FeatureError(EmotuneError, RuntimeError):
 
 class TrialFailed(EmotuneError, RuntimeError):
     """An objective evaluation failed (raised error, NaN loss, ...)."""
+
+
+class BundleError(ConfigError):
+    """A model bundle is missing, tampered with, or of a format this version cannot read (names the file)."""
