@@ -35,6 +35,15 @@ def test_label_metrics_match_sklearn(data):
     assert M.unweighted_accuracy(y, pred) == pytest.approx(skm.balanced_accuracy_score(y, pred))
 
 
+def test_ua_is_balanced_accuracy_over_true_classes():
+    """A predicted class that is never true adds no zero recall (macro recall over labels gives 0.5)."""
+    y, pred = np.array([0, 0, 1, 1]), np.array([0, 2, 1, 1])
+    assert M.unweighted_accuracy(y, pred) == pytest.approx(0.75)
+    assert M.unweighted_accuracy(y, pred) == pytest.approx(skm.balanced_accuracy_score(y, pred))
+    proba = np.eye(3)[pred]
+    assert M.classification_metrics(y, proba, ["a", "b", "c"])["unweighted_accuracy"] == pytest.approx(0.75)
+
+
 def test_roc_auc_matches_sklearn(data):
     y, proba, _ = data
     if proba.shape[1] == 2:

@@ -94,17 +94,19 @@ def weighted_accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
 
 
 def unweighted_accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
-    """UA: macro-averaged recall (each class weighs the same), sklearn's balanced accuracy.
+    """UA: the mean recall over the classes present in ``y_true`` (sklearn's ``balanced_accuracy_score``).
 
-    Averaged over the classes present in ``y_true`` or ``y_pred``, as
-    ``recall_score(average="macro")`` does.
+    Only true classes count: a class that is predicted but never true adds no
+    zero recall (``y = [0,0,1,1]``, ``pred = [0,2,1,1]`` gives 0.75, where
+    ``recall_score(average="macro")`` would give 0.5).
 
     Args:
         y_true: int array ``(n,)``, true class indices.
         y_pred: int array ``(n,)``, predicted class indices.
     """
     t, p = _pair(y_true, y_pred)
-    return float(skm.recall_score(t, p, average="macro", zero_division=0))
+    classes = np.unique(t)
+    return float(np.mean([np.mean(p[t == c] == c) for c in classes]))
 
 
 def macro_f1(y_true: np.ndarray, y_pred: np.ndarray) -> float:
