@@ -202,6 +202,7 @@ def _run_split(run: dict, train_idx, val_idx, test_idx, test_desc: str, out: Pat
 
     save_bundle(out / "model", model, model_name=config.model, params=model_params(best_params), labels=labels,
                 input_spec=fold.input_spec, features=fold.bundle, task=config.task,
+                metrics=test_metrics, fingerprint=_fingerprint(run, dev_idx),
                 extra={"train_params": best_params, "epochs": epochs})
     plots = [
         plot_best_so_far([t.value for t in study.trials], study.best_so_far(), out / "search_curve.png",
@@ -276,6 +277,7 @@ def _run_outer_folds(run: dict, splits: list[tuple], out: Path) -> dict[str, Any
     final_seconds = time.time() - t_final
     save_bundle(out / "model", model, model_name=config.model, params=model_params(best["best_params"]),
                 labels=labels, input_spec=fold.input_spec, features=fold.bundle, task=config.task,
+                metrics=test_metrics, fingerprint=_fingerprint(run, everything),
                 extra={"train_params": best["best_params"], "epochs": best["_best_epoch"], "trained_on": "all data"})
     plot_confusion_matrix(test_metrics["confusion_matrix"], labels, out / "confusion_matrix.png",
                           title=f"tuned {config.model}, pooled over {len(folds)} outer folds")
@@ -310,6 +312,14 @@ def _run_outer_folds(run: dict, splits: list[tuple], out: Path) -> dict[str, Any
         "plots": ["confusion_matrix.png"],
         "_trials": all_trials,
     }
+
+
+def _fingerprint(run: dict, idx: np.ndarray) -> dict[str, Any]:
+    """The bundle's fingerprint of its training data: hash of the sample ids and labels at ``idx``."""
+    from emotune.serving.bundle import data_fingerprint
+
+    ids = run["dataset"].ids
+    return data_fingerprint([ids[i] for i in idx], [run["labels"][k] for k in run["y"][idx]])
 
 
 def _baselines(config, dataset, inputs, y, dev_idx, test_idx, labels) -> list[dict[str, Any]]:

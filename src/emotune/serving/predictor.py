@@ -1,15 +1,63 @@
-"""Predict with a saved model bundle: texts (or audio files) in, labels and probabilities out."""
+"""Predict with a verified model bundle: raw inputs in, one label and every class probability out.
+
+The features, normalisation and padding are rebuilt from the bundle's own
+settings (:mod:`emotune.serving.preprocess`), exactly as in training. The
+forward pass is a *backend*: PyTorch eager by default, or an ONNX Runtime
+session (:class:`~emotune.serving.onnx_runtime.OnnxBackend`) with the same
+``(x, mask) -> probabilities`` contract.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from emotune.exceptions import ConfigError, DatasetError
+from emotune.exceptions import DatasetError
 
-__all__ = ["Predictor"]
+__all__ = ["Predictor", "Prediction", "TorchBackend"]
+
+
+@dataclass
+class Prediction:
+    """The outcome for one input: ``label`` and ``proba`` (class -> probability), or an ``error``."""
+
+    input: Any
+    label: str | None = None
+    proba: dict[str, float] | None = None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def to_dict(self) -> dict[str, Any]:
+        if self.error is not None:
+            return {"input": self.input, "error": self.error}
+        return {"input": self.input, "label": self.label, "proba": self.proba}
+
+
+class TorchBackend:
+    """PyTorch eager forward pass: ``(x, mask) -> float32 (n, C)`` probabilities."""
+
+    name = "torch"
+
+    def __init__(self, model: Any, *, threads: int | None = None) -> None:
+        self.model = model
+        self.threads = threads
+
+    def __call__(self, x: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+        import torch
+
+        from emotune.training import predict_proba
+
+        if self.threads:
+            torch.set_num_threads(int(self.threads))
+        xt = torch.from_numpy(np.ascontiguousarray(x))
+        mt = None if mask is None else torch.from_numpy(np.ascontiguousarray(mask))
+        return predict_proba(self.model, xt, mt)
 
 
 class Predictor:
@@ -18,70 +66,107 @@ class Predictor:
     >>> predictor = Predictor.load("runs/demo/model")          # doctest: +SKIP
     >>> predictor.predict(["what a lovely day"])                 # doctest: +SKIP
     [{'label': 'positive', 'proba': {...}}]
+
+    Args:
+        bundle: a verified :class:`~emotune.serving.bundle.Bundle`.
+        backend: ``(x, mask) -> probabilities``; ``None`` runs the bundle's
+            model in PyTorch eager mode.
     """
 
-    def __init__(self, model: Any, meta: dict[str, Any]) -> None:
-        self.model = model
-        self.meta = meta
-        self.labels: list[str] = meta["labels"]
-        self._tokenizer = None
-        self._encoder = None
+    def __init__(self, bundle: Any, backend: Callable[[np.ndarray, np.ndarray | None], np.ndarray] | None = None) -> None:
+        self.bundle = bundle
+        self.meta: dict[str, Any] = bundle.meta
+        self.labels: list[str] = list(bundle.meta["labels"])
+        self._backend = backend
+        self._builder: Any = None
 
     @classmethod
-    def load(cls, path: str | Path) -> "Predictor":
-        from emotune.serving.bundle import load_bundle
+    def load(cls, path: str | Path, *, backend: Any = None) -> "Predictor":
+        """Read and verify the bundle at ``path`` (folder or ``.emotune`` zip)."""
+        from emotune.serving.bundle import read_bundle
 
-        model, meta = load_bundle(path)
-        return cls(model, meta)
+        return cls(read_bundle(path), backend=backend)
 
-    def _text_inputs(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray | None]:
-        from emotune.features.frames import lengths_to_mask
+    # -- parts -------------------------------------------------------------------------------------------
+    @property
+    def task(self) -> str:
+        return str(self.meta["task"])
 
-        feats = self.meta["features"]
-        max_len = int(feats["max_len"])
-        kind = feats["features"]
-        if kind in ("tokens", "word2vec"):
-            if self._tokenizer is None:
-                from emotune.features.tokenizers import tokenizer_from_json
+    @property
+    def modality(self) -> str:
+        """``"text"`` or ``"audio"``: what :meth:`predict_many` expects (texts or file paths)."""
+        return self.builder.modality
 
-                self._tokenizer = tokenizer_from_json(feats["tokenizer"])
-            ids, lengths = self._tokenizer.encode(list(texts), max_len=max_len)
-            return ids, lengths_to_mask(lengths, max_len)
-        if self._encoder is None:
-            from emotune.features.text_encoders import MiniLMEncoder
+    @property
+    def builder(self) -> Any:
+        if self._builder is None:
+            from emotune.serving.preprocess import make_input_builder
 
-            self._encoder = MiniLMEncoder(max_len=max_len, cache=None, progress=False)
-        if kind == "minilm":
-            states, lengths = self._encoder.encode_tokens(list(texts), max_len)
-            return states, lengths_to_mask(lengths, max_len)
-        return self._encoder.encode_pooled(list(texts)), None
+            self._builder = make_input_builder(self.meta)
+        return self._builder
 
-    def predict_proba(self, inputs: Sequence[str]) -> np.ndarray:
-        """Class probabilities, float32 ``(n, C)`` in the order of ``self.labels``."""
-        import torch
+    @property
+    def backend(self) -> Callable[[np.ndarray, np.ndarray | None], np.ndarray]:
+        if self._backend is None:
+            self._backend = TorchBackend(self.bundle.build_model())
+        return self._backend
 
-        from emotune.training import predict_proba
+    @property
+    def model(self) -> Any:
+        """The PyTorch model (built from the bundle on first use)."""
+        backend = self.backend
+        return backend.model if isinstance(backend, TorchBackend) else self.bundle.build_model()
 
+    # -- prediction --------------------------------------------------------------------------------------
+    def predict_many(
+        self,
+        inputs: Sequence[Any],
+        *,
+        batch_size: int = 64,
+        on_batch: Callable[[int], None] | None = None,
+    ) -> list[Prediction]:
+        """One :class:`Prediction` per input, in order; an unusable input gets an ``error``, the others go on.
+
+        Args:
+            inputs: texts (text bundles) or audio file paths (speech bundles).
+            batch_size: inputs per forward pass.
+            on_batch: called with the number of inputs done after each batch (progress bars).
+        """
+        inputs = list(inputs)
+        out: list[Prediction] = []
+        for start in range(0, len(inputs), max(int(batch_size), 1)):
+            chunk = inputs[start : start + batch_size]
+            built = self.builder.build(chunk)
+            results: list[Prediction] = [Prediction(input=item) for item in chunk]
+            for i, reason in built.errors.items():
+                results[i].error = reason
+            if built.ok:
+                proba = self.backend(built.x, built.mask)
+                for i, p in zip(built.ok, proba):
+                    results[i].label = self.labels[int(np.argmax(p))]
+                    results[i].proba = {label: float(v) for label, v in zip(self.labels, p)}
+            out += results
+            if on_batch is not None:
+                on_batch(len(chunk))
+        return out
+
+    def predict_proba(self, inputs: Sequence[Any]) -> np.ndarray:
+        """Class probabilities, float32 ``(n, C)`` in the order of ``self.labels``.
+
+        Raises:
+            DatasetError: an input is unusable (the message names its position and reason).
+        """
         inputs = list(inputs)
         if not inputs:
             return np.zeros((0, len(self.labels)), np.float32)
-        if self.meta["task"] == "text":
-            for i, text in enumerate(inputs):
-                if not isinstance(text, str) or not text.strip():
-                    raise DatasetError(f"input {i}: text is empty; give a non-empty string")
-            x, mask = self._text_inputs(inputs)
-        elif self.meta["task"] == "speech":
-            from emotune.experiments.speech_inputs import bundle_features
+        built = self.builder.build(inputs)
+        if built.errors:
+            i, reason = min(built.errors.items())
+            raise DatasetError(f"input {i}: {reason}")
+        return self.backend(built.x, built.mask)
 
-            x, mask = bundle_features(self.meta["features"], inputs)
-        else:
-            raise ConfigError(f"bundle task {self.meta['task']!r} is not supported by this version")
-        xt = torch.from_numpy(np.ascontiguousarray(x))
-        mt = None if mask is None else torch.from_numpy(mask)
-        return predict_proba(self.model, xt, mt)
-
-    def predict(self, inputs: Sequence[str]) -> list[dict[str, Any]]:
-        """One ``{"label", "proba"}`` dict per input."""
+    def predict(self, inputs: Sequence[Any]) -> list[dict[str, Any]]:
+        """One ``{"label", "proba"}`` dict per input (raises on an unusable input, see :meth:`predict_proba`)."""
         proba = self.predict_proba(inputs)
         return [
             {"label": self.labels[int(np.argmax(p))], "proba": {l: float(v) for l, v in zip(self.labels, p)}}

@@ -1,0 +1,154 @@
+"""Predict-time preprocessing: raw inputs (texts, audio files) to model arrays, as the bundle says.
+
+One builder per input path, registered in :data:`INPUT_BUILDERS` under the
+``features`` kind of a text bundle (``tokens``, ``word2vec``, ``minilm``,
+``minilm_pooled``) or ``"audio"`` for every speech bundle. A new input path
+(a fine-tuned encoder, faces) registers its own builder; the predictor and the
+service only call :func:`make_input_builder`.
+
+Every builder's :meth:`build` takes a list of raw inputs and returns the arrays
+of the usable ones plus a reason for each unusable one, so one bad input never
+stops the others.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+
+from emotune._registry import Registry
+from emotune.exceptions import BundleError
+
+__all__ = ["Built", "INPUT_BUILDERS", "make_input_builder", "builder_name"]
+
+
+@dataclass
+class Built:
+    """Model arrays of the usable inputs of one batch.
+
+    ``x``: int64 ``(k, T)`` token ids, float32 ``(k, T, F)`` frames or float32
+    ``(k, F)`` vectors (``None`` when ``k == 0``); ``mask`` bool ``(k, T)`` or
+    ``None``; ``ok`` the ``k`` positions (in the batch) they came from;
+    ``errors`` ``{position: reason}`` for the rest.
+    """
+
+    x: np.ndarray | None
+    mask: np.ndarray | None
+    ok: list[int]
+    errors: dict[int, str]
+
+
+INPUT_BUILDERS: Registry[Callable[[Mapping[str, Any]], Any]] = Registry("input builder")
+"""Builders by name: ``builder(features_meta)`` -> object with ``modality`` and ``build(items) -> Built``."""
+
+
+def builder_name(meta: Mapping[str, Any]) -> str:
+    """The builder a bundle needs: ``"audio"`` for speech, else the text ``features`` kind."""
+    if meta.get("task") == "speech":
+        return "audio"
+    return str(meta["features"].get("features"))
+
+
+def make_input_builder(meta: Mapping[str, Any]) -> Any:
+    """The registered builder for a bundle's metadata (``bundle.json`` with arrays restored)."""
+    name = builder_name(meta)
+    if name not in INPUT_BUILDERS:
+        raise BundleError(
+            f"bundle needs input path {name!r} (task {meta.get('task')!r}), which this emotune does not have; "
+            f"known: {INPUT_BUILDERS.names()}"
+        )
+    return INPUT_BUILDERS.get(name)(meta["features"])
+
+
+def _check_texts(items: Sequence[Any]) -> tuple[list[int], dict[int, str]]:
+    ok, errors = [], {}
+    for i, text in enumerate(items):
+        if not isinstance(text, str):
+            errors[i] = f"a text must be a string, got {type(text).__name__}"
+        elif not text.strip():
+            errors[i] = "text is empty; give a non-empty string"
+        else:
+            ok.append(i)
+    return ok, errors
+
+
+class _TokenTexts:
+    """Texts to token ids with the tokenizer fitted in training (``tokens``, ``word2vec``)."""
+
+    modality = "text"
+
+    def __init__(self, features: Mapping[str, Any]) -> None:
+        from emotune.features.tokenizers import tokenizer_from_json
+
+        self.max_len = int(features["max_len"])
+        self.tokenizer = tokenizer_from_json(features["tokenizer"])
+
+    def build(self, items: Sequence[Any]) -> Built:
+        from emotune.features.frames import lengths_to_mask
+
+        ok, errors = _check_texts(items)
+        if not ok:
+            return Built(None, None, ok, errors)
+        ids, lengths = self.tokenizer.encode([items[i] for i in ok], max_len=self.max_len)
+        return Built(ids, lengths_to_mask(lengths, self.max_len), ok, errors)
+
+
+class _MiniLMTexts:
+    """Texts to frozen MiniLM-L6 token states (``minilm``) or sentence vectors (``minilm_pooled``)."""
+
+    modality = "text"
+
+    def __init__(self, features: Mapping[str, Any]) -> None:
+        from emotune.features.text_encoders import MiniLMEncoder
+
+        self.max_len = int(features["max_len"])
+        self.pooled = features["features"] == "minilm_pooled"
+        self.encoder = MiniLMEncoder(max_len=self.max_len, cache=None, progress=False)
+
+    def build(self, items: Sequence[Any]) -> Built:
+        from emotune.features.frames import lengths_to_mask
+
+        ok, errors = _check_texts(items)
+        if not ok:
+            return Built(None, None, ok, errors)
+        texts = [items[i] for i in ok]
+        if self.pooled:
+            return Built(self.encoder.encode_pooled(texts), None, ok, errors)
+        states, lengths = self.encoder.encode_tokens(texts, self.max_len)
+        return Built(states, lengths_to_mask(lengths, self.max_len), ok, errors)
+
+
+class _AudioClips:
+    """Audio files to the speech model's features, normalised and padded as in training."""
+
+    modality = "audio"
+
+    def __init__(self, features: Mapping[str, Any]) -> None:
+        self.features = dict(features)
+
+    def build(self, items: Sequence[Any]) -> Built:
+        from emotune.features.audio_inputs import clip_inputs, speech_features
+
+        ext = self.features["extractor"]
+        paths = [str(p) for p in items]
+        feats, reasons = speech_features(
+            paths, ext["name"], params=ext.get("params") or {}, workers=1, on_error="skip",
+            max_seconds=self.features.get("max_seconds"), progress=False,
+        )
+        ok = [i for i, f in enumerate(feats) if f is not None]
+        why = dict(reasons)  # the extractor's own reason per failed path
+        errors = {i: why.get(paths[i], "audio could not be read or featurised") for i, f in enumerate(feats)
+                  if f is None}
+        if not ok:
+            return Built(None, None, ok, errors)
+        x, mask = clip_inputs(self.features, [feats[i] for i in ok])  # type: ignore[misc]
+        return Built(x, mask, ok, errors)
+
+
+for _name in ("tokens", "word2vec"):
+    INPUT_BUILDERS.add(_name, _TokenTexts)
+for _name in ("minilm", "minilm_pooled"):
+    INPUT_BUILDERS.add(_name, _MiniLMTexts)
+INPUT_BUILDERS.add("audio", _AudioClips)
