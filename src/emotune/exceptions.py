@@ -14,6 +14,8 @@ __all__ = [
     "DatasetError",
     "FeatureError",
     "TrialFailed",
+    "StorageCorrupt",
+    "StudyInterrupted",
     "BundleError",
 ]
 
@@ -51,3 +53,11 @@ class TrialFailed(EmotuneError, RuntimeError):
 
 class BundleError(ConfigError):
     """A model bundle is missing, tampered with, or of a format this version cannot read (names the file)."""
+
+
+class StorageCorrupt(EmotuneError, RuntimeError):
+    """A study file is torn, truncated or not a study (the message says what can be recovered)."""
+
+
+class StudyInterrupted(EmotuneError):
+    """A study stopped on Ctrl-C; its trials are saved and it can be resumed (the message says how)."""
