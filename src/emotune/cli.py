@@ -156,10 +156,11 @@ def _print_result(result: dict, out: Path) -> None:
     for row in metrics_table_rows(rows):
         table.add_row(*row)
     console.print(table)
-    if result.get("baseline_metrics"):
-        key = cfg["fitness"] if cfg["fitness"] in result["test_metrics"] else "macro_f1"
-        delta = result["test_metrics"][key] - result["baseline_metrics"][key]
-        console.print(f"tuned - reference = {delta * 100:+.2f} points of {key}")
+    for c in result.get("comparison") or []:
+        console.print(
+            f"{c['metric']}: tuned {c['verdict']} best reference {c['reference']}: {c['difference'] * 100:+.2f} points, "
+            f"95% interval [{c['low'] * 100:+.2f}, {c['high'] * 100:+.2f}] (bootstrap over {c['unit']})"
+        )
     t = result["timings"]
     console.print(
         f"best validation {cfg['fitness']} {result['best_fitness']:.4f}; search {t['search_seconds']:.0f} s "

@@ -18,18 +18,34 @@ def _result(test_f1, base_f1, **extra):
 TRIALS = [{"id": 0, "state": "complete", "value": 0.5}, {"id": 1, "state": "failed", "value": None, "error": "boom"}]
 
 
-def test_report_says_by_how_much_the_tuned_model_wins(tmp_path):
-    text = write_report(tmp_path, _result(0.60, 0.55), TRIALS).read_text()
-    assert "beats the egemaps_svm reference by **+5.00 points** of macro_f1" in text
+def _comparison(diff, low, high, verdict):
+    return {"metric": "macro_f1", "reference": "minilm_logreg", "reference_score": 0.55, "difference": diff,
+            "low": low, "high": high, "level": 0.95, "n_boot": 2000, "unit": "samples", "n_units": 400,
+            "excludes_zero": low > 0 or high < 0, "verdict": verdict}
+
+
+def test_report_says_beats_only_with_an_interval_above_zero(tmp_path):
+    result = _result(0.60, 0.55, comparison=[_comparison(0.05, 0.01, 0.09, "beats")])
+    text = write_report(tmp_path, result, TRIALS).read_text()
+    assert "the tuned mlp **beats** the best reference, minilm_logreg (55.00)" in text
+    assert "difference **+5.00 points**, 95% interval [+1.00, +9.00]" in text and "excludes zero" in text
     assert "trial 1: boom" in text and "1 complete, 1 failed" in text
     assert "Search 12.3 s, 6.2 s per trial" in text
 
 
-def test_report_says_when_it_loses_and_warns_first(tmp_path):
+def test_report_says_not_distinguishable_when_the_interval_holds_zero(tmp_path):
+    result = _result(0.60, 0.55, comparison=[_comparison(0.05, -0.01, 0.11, "is not distinguishable from")])
+    text = write_report(tmp_path, result, TRIALS).read_text()
+    assert "**is not distinguishable from** the best reference" in text and "beats" not in text
+    assert "may be test-set noise" in text
+
+
+def test_report_without_an_interval_gives_no_verdict_and_warns_first(tmp_path):
     warning = "Split by sample, not by speaker: scores are inflated."
     text = write_report(tmp_path, _result(0.40, 0.55, protocol={"warning": warning}), TRIALS).read_text()
     assert text.splitlines()[0] == f"> **{warning}**"
-    assert "does NOT beat the egemaps_svm reference by **-15.00 points**" in text
+    assert "differs from the egemaps_svm reference by **-15.00 points**" in text and "not a verdict" in text
+    assert "beats" not in text
 
 
 def test_report_shows_mean_and_spread_over_folds(tmp_path):

@@ -46,6 +46,14 @@ def test_result_json_has_the_documented_keys(tweets_run):
     for metrics in (on_disk["test_metrics"], on_disk["baseline_metrics"]):
         assert {"accuracy", "macro_f1", "unweighted_accuracy", "roc_auc", "per_class", "confusion_matrix"} <= set(metrics)
     assert on_disk["baseline_metrics"]["name"] == "tfidf_logreg"
+    assert [r["name"] for r in on_disk["reference_metrics"]] == ["minilm_logreg"]
+    # the verdict is against the best of the two reference rows, with a paired bootstrap interval
+    comp = {c["metric"]: c for c in on_disk["comparison"]}
+    assert set(comp) == {"macro_f1", "accuracy"}
+    scores = {r["name"]: r["accuracy"] for r in [on_disk["baseline_metrics"], *on_disk["reference_metrics"]]}
+    assert comp["accuracy"]["reference"] == max(scores, key=scores.get)
+    assert comp["accuracy"]["difference"] == pytest.approx(on_disk["test_metrics"]["accuracy"] - max(scores.values()))
+    assert comp["accuracy"]["low"] <= comp["accuracy"]["difference"] <= comp["accuracy"]["high"]
     assert np.array(on_disk["test_metrics"]["confusion_matrix"]).sum() == on_disk["data"]["n_test"]
 
 

@@ -1,6 +1,8 @@
 """Reference rows every report shows: plain scikit-learn models on the same split.
 
-* text: TF-IDF (word 1-2 grams, sublinear tf) + logistic regression;
+* text: TF-IDF (word 1-2 grams, sublinear tf) + logistic regression, and frozen
+  MiniLM-L6 sentence vectors + logistic regression (:func:`embedding_logreg`),
+  the baseline a user tries first;
 * feature vectors (e.g. eGeMAPS functionals): standardised + linear SVM / logistic regression.
 """
 
@@ -10,7 +12,7 @@ from typing import Sequence
 
 import numpy as np
 
-__all__ = ["tfidf_logreg", "vector_baseline"]
+__all__ = ["tfidf_logreg", "embedding_logreg", "vector_baseline"]
 
 
 def tfidf_logreg(
@@ -27,6 +29,26 @@ def tfidf_logreg(
     )
     model.fit(list(train_texts), y_train)
     return model.predict_proba(list(test_texts))
+
+
+def embedding_logreg(
+    x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, *, c: float = 1.0, seed: int = 0
+) -> np.ndarray:
+    """Class probabilities ``(n_test, C)`` from logistic regression on frozen sentence embeddings.
+
+    Args:
+        x_train: float ``(n_train, F)`` sentence vectors (e.g. L2-normalised MiniLM-L6, F = 384).
+        y_train: int ``(n_train,)`` class indices.
+        x_test: float ``(n_test, F)``.
+        c: inverse L2 strength; the vectors are standardised first, so 1.0 suits any encoder.
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=3000, C=c, random_state=seed))
+    model.fit(x_train, y_train)
+    return model.predict_proba(x_test)
 
 
 def vector_baseline(

@@ -38,6 +38,23 @@ def _md_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return "\n".join(lines)
 
 
+def _verdict_lines(model: Any, comparisons: Sequence[dict[str, Any]]) -> list[str]:
+    """The verdict against the best reference row, one sentence per metric, with the bootstrap interval."""
+    lines = []
+    for c in comparisons:
+        unit = "speakers/groups" if c.get("unit") == "groups" else "test samples"
+        lines.append(
+            f"**Verdict ({c['metric']}):** the tuned {model} **{c['verdict']}** the best reference, "
+            f"{c['reference']} ({100 * c['reference_score']:.2f}): difference **{100 * c['difference']:+.2f} points**, "
+            f"{100 * c['level']:.0f}% interval [{100 * c['low']:+.2f}, {100 * c['high']:+.2f}] "
+            f"(paired bootstrap over {c['n_units']} {unit}, {c['n_boot']} resamples). "
+            + ("The interval excludes zero." if c.get("excludes_zero") else
+               "The interval includes zero, so the difference may be test-set noise.")
+            + "\n"
+        )
+    return lines
+
+
 def write_report(run_dir: str | Path, result: dict[str, Any], trials: Sequence[dict[str, Any]]) -> Path:
     """Write ``run_dir/report.md``; PNGs named in ``result["plots"]`` are linked.
 
@@ -51,6 +68,8 @@ def write_report(run_dir: str | Path, result: dict[str, Any], trials: Sequence[d
     protocol = result.get("protocol", {})
     if protocol.get("warning"):
         lines.append(f"> **{protocol['warning']}**\n")
+    if protocol.get("note"):
+        lines.append(f"> Protocol: {protocol['note']}\n")
     lines.append(f"# emotune run: {cfg.get('task', '?')} / {cfg.get('dataset', '?')} / {cfg.get('model', '?')}\n")
     lines.append(
         f"Optimizer **{cfg.get('optimizer')}**, {len(trials)} trials, fitness **{cfg.get('fitness')}** "
@@ -80,15 +99,18 @@ def write_report(run_dir: str | Path, result: dict[str, Any], trials: Sequence[d
     rows += [(f"reference: {baseline.get('name', 'baseline')}", baseline)] if baseline else []
     rows += [(f"reference: {r.get('name')}", r) for r in result.get("reference_metrics", [])]
     lines.append(_md_table(["model"] + [label for _, label in _SCALARS], metrics_table_rows(rows)) + "\n")
-    if baseline and test:
+    comparisons = result.get("comparison") or []
+    if comparisons and test:
+        lines.extend(_verdict_lines(cfg.get("model"), comparisons))
+    elif baseline and test:
         key = cfg.get("fitness", "macro_f1")
         key = key if key in test else "macro_f1"
         delta = test.get(key, float("nan")) - baseline.get(key, float("nan"))
-        verdict = "beats" if delta > 0 else "does NOT beat"
         lines.append(
-            f"The tuned model {verdict} the {baseline.get('name', 'baseline')} reference by "
+            f"The tuned model differs from the {baseline.get('name', 'baseline')} reference by "
             f"**{delta * 100:+.2f} points** of {key} "
-            f"(accuracy {100 * (test.get('accuracy', 0) - baseline.get('accuracy', 0)):+.2f} points).\n"
+            f"(accuracy {100 * (test.get('accuracy', 0) - baseline.get('accuracy', 0)):+.2f} points); "
+            "no interval was computed, so this is not a verdict.\n"
         )
     if result.get("fold_metrics"):
         lines.append("Mean and spread over outer folds:\n")

@@ -26,6 +26,7 @@ SPEECH_FEATURES = ("mfcc", "logmel", "egemaps", "egemaps_lld", "whisper", "whisp
 _TASKS = ("text", "speech")
 _NORMALIZE = ("global", "speaker", "none")
 _ON_BAD = ("error", "skip")
+_TEXT_REFERENCES = ("tfidf_logreg", "minilm_logreg")
 
 
 @dataclass
@@ -68,6 +69,7 @@ class TuneConfig:
     timeout: float | None = None
     fixed_params: dict[str, Any] = field(default_factory=dict)
     warm_start: bool = True
+    references: list[str] = field(default_factory=lambda: ["tfidf_logreg", "minilm_logreg"])
     # training
     epochs: int = 10
     patience: int = 3
@@ -106,6 +108,9 @@ class TuneConfig:
             raise ConfigError(f"patience must be >= 0, got {self.patience}")
         if self.split_by not in ("group", "sample"):
             raise ConfigError(f"split_by must be 'group' or 'sample', got {self.split_by!r}")
+        bad_refs = [r for r in self.references if r not in _TEXT_REFERENCES]
+        if bad_refs:
+            raise ConfigError(f"references must be among {_TEXT_REFERENCES}, got {bad_refs}")
         if self.normalize not in _NORMALIZE:
             raise ConfigError(f"normalize must be one of {_NORMALIZE}, got {self.normalize!r}")
         if not (isinstance(self.max_seconds, (int, float)) and self.max_seconds > 0):

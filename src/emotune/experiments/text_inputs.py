@@ -129,6 +129,20 @@ class TextInputs:
                 self._memo[key] = (self.encoder.encode_pooled(self.texts), None)
         return self._memo[key]
 
+    def sentence_vectors(self, max_len: int = 128) -> np.ndarray:
+        """Frozen MiniLM-L6 sentence vectors of every text, float32 ``(n, 384)`` (for the reference row).
+
+        ``max_len`` is fixed (not the model's) so the reference is the same whatever the model reads;
+        the vectors share the on-disk cache with ``features: minilm_pooled`` at the same ``max_len``.
+        """
+        key = ("pooled_ref", max_len)
+        if key not in self._memo:
+            from emotune.features.text_encoders import MiniLMEncoder
+
+            encoder = MiniLMEncoder(max_len=max_len, cache=self.cache, progress=self.progress)
+            self._memo[key] = encoder.encode_pooled(self.texts)
+        return self._memo[key]
+
     def prepare(self) -> None:
         """Encode every text now (MiniLM features), so trials only train."""
         if self.features.startswith("minilm"):

@@ -41,7 +41,7 @@ from emotune.experiments.run_files import (
     public_result,
     write_trials_csv,
 )
-from emotune.experiments.splitting import outer_splits, search_folds
+from emotune.experiments.splitting import fold_seed, outer_plan, search_folds
 
 __all__ = ["run_tune"]
 
@@ -68,7 +68,8 @@ def run_tune(config: TuneConfig, *, console: Any = None) -> dict[str, Any]:
     labels = dataset.labels
     y = dataset.label_ids({name: i for i, name in enumerate(labels)})
     groups = np.array(dataset.groups) if any(dataset.groups) else None
-    splits = outer_splits(config, dataset, y, groups)
+    plan = outer_plan(config, dataset, y, groups)
+    splits = plan.splits
     ids = dataset.ids
     for train_idx, val_idx, test_idx, _ in splits:
         check_labels([labels[i] for i in y[np.concatenate([train_idx, val_idx])]], [labels[i] for i in y[test_idx]])
@@ -78,12 +79,12 @@ def run_tune(config: TuneConfig, *, console: Any = None) -> dict[str, Any]:
     inputs.prepare()
     set_training_threads(config.threads)
     run = dict(config=config, dataset=dataset, inputs=inputs, y=y, labels=labels, groups=groups, warning=warning,
-               say=say)
+               say=say, protocol_note=plan.note, outer_spec=plan.spec)
+    if plan.note:
+        say(f"[yellow]protocol[/] {plan.note}")
 
     if len(splits) == 1:
         train_idx, val_idx, test_idx, desc = splits[0]
-        save_split(out / "split.json", {part: [ids[i] for i in idx] for part, idx in
-                                        (("train", train_idx), ("val", val_idx), ("test", test_idx))})
         result = _run_split(run, train_idx, val_idx, test_idx, desc, out)
     else:
         save_split(out / "split.json", {f"fold_{k + 1}_test": [ids[i] for i in s[2]] for k, s in enumerate(splits)})
@@ -144,8 +145,9 @@ def write_report_for(out: Path, result: dict[str, Any]) -> None:
 def _search(run: dict, train_idx, val_idx, out: Path, fold: int = 0):
     """Search the model's space on (train, validation); returns the study.
 
-    Outer fold ``fold`` (0 for a single split) seeds the optimizer with ``seed + fold``,
-    so the folds' searches are independent rather than copies of one another.
+    Outer fold ``fold`` (0 for a single split) seeds the optimizer and the inner
+    folds with :func:`~emotune.experiments.splitting.fold_seed`, so the folds'
+    searches are independent rather than copies of one another.
     """
     from emotune.models import MODELS
     from emotune.search import Study
@@ -153,9 +155,10 @@ def _search(run: dict, train_idx, val_idx, out: Path, fold: int = 0):
     config = run["config"]
     space = MODELS.get(config.model).space(config.preset)
     groups = run["groups"] if config.split_by == "group" else None
-    folds = search_folds(config, run["y"], groups, train_idx, val_idx)
+    seed = fold_seed(config.seed, fold)
+    folds = search_folds(config, run["y"], groups, train_idx, val_idx, seed=seed)
     objective = make_objective(config, run["inputs"], folds, run["y"], len(run["labels"]))
-    study = Study(space, config.optimizer, "maximize", config.seed + fold, budget=config.trials,
+    study = Study(space, config.optimizer, "maximize", seed, budget=config.trials,
                   optimizer_options=config.optimizer_options)
     if config.warm_start and config.trials > 1:
         study.enqueue(default_params(MODELS.get(config.model), space))
@@ -177,11 +180,15 @@ def _search(run: dict, train_idx, val_idx, out: Path, fold: int = 0):
 def _run_split(run: dict, train_idx, val_idx, test_idx, test_desc: str, out: Path, fold: int = 0) -> dict[str, Any]:
     """Search, retrain on train + validation, score once on test, write the run directory ``out``."""
     from emotune.evaluation.metrics import classification_metrics
+    from emotune.data.splits import save_split
     from emotune.evaluation.plots import plot_best_so_far, plot_confusion_matrix
     from emotune.serving.bundle import save_bundle
 
     config, y, labels = run["config"], run["y"], run["labels"]
     out.mkdir(parents=True, exist_ok=True)
+    ids = run["dataset"].ids
+    save_split(out / "split.json", {part: [ids[i] for i in idx] for part, idx in
+                                    (("train", train_idx), ("val", val_idx), ("test", test_idx))})
     run["say"](f"[bold]data[/] {config.dataset}: {len(run['dataset'])} samples, classes {labels}; "
                f"train {len(train_idx)}, val {len(val_idx)}, test {len(test_idx)} ({test_desc})")
     t_search = time.time()
@@ -199,6 +206,7 @@ def _run_split(run: dict, train_idx, val_idx, test_idx, test_desc: str, out: Pat
     final_seconds = time.time() - t_final
     test_metrics = classification_metrics(y[test_idx], proba, labels)
     baselines = _baselines(config, run["dataset"], run["inputs"], y, dev_idx, test_idx, labels)
+    comparison = _compare(config, y[test_idx], proba, baselines, _test_groups(run, test_idx))
 
     save_bundle(out / "model", model, model_name=config.model, params=model_params(best_params), labels=labels,
                 input_spec=fold.input_spec, features=fold.bundle, task=config.task,
@@ -214,13 +222,15 @@ def _run_split(run: dict, train_idx, val_idx, test_idx, test_desc: str, out: Pat
     result = {
         "config": config.to_dict(),
         "labels": labels,
-        "protocol": {"test": test_desc, "search": f"{config.cv} on train+validation", "warning": run["warning"]},
+        "protocol": {"test": test_desc, "search": f"{config.cv} on train+validation", "warning": run["warning"],
+                     "note": run.get("protocol_note")},
         "best_params": best_params,
         "best_fitness": best.value,
         "best_trial": best.id,
         "test_metrics": test_metrics,
         "baseline_metrics": baselines[0] if baselines else {},
         "reference_metrics": baselines[1:],
+        "comparison": comparison,
         "data": {
             "n_train": int(len(train_idx)), "n_val": int(len(val_idx)), "n_test": int(len(test_idx)),
             "skipped": len(run["dataset"].skipped),
@@ -267,6 +277,8 @@ def _run_outer_folds(run: dict, splits: list[tuple], out: Path) -> dict[str, Any
     idx = np.flatnonzero(tested)
     test_metrics = classification_metrics(y[idx], pooled[idx], labels)
     refs = [{"name": name, **classification_metrics(y[idx], p[idx], labels)} for name, p in pooled_refs.items()]
+    comparison = _compare(config, y[idx], pooled[idx], [{"name": k, "_proba": p[idx]} for k, p in pooled_refs.items()],
+                          _test_groups(run, idx))
 
     # the model to keep: all data, the parameters and epochs of the fold with the best validation fitness
     best = max(folds, key=lambda r: r["best_fitness"])
@@ -287,14 +299,16 @@ def _run_outer_folds(run: dict, splits: list[tuple], out: Path) -> dict[str, Any
     return {
         "config": config.to_dict(),
         "labels": labels,
-        "protocol": {"test": f"pooled over {len(folds)} outer folds ({config.resolved_outer_cv()})",
-                     "search": f"{config.cv} on each fold's train+validation", "warning": run["warning"]},
+        "protocol": {"test": f"pooled over {len(folds)} outer folds ({run.get('outer_spec')})",
+                     "search": f"{config.cv} on each fold's train+validation", "warning": run["warning"],
+                     "note": run.get("protocol_note")},
         "best_params": best["best_params"],
         "best_fitness": best["best_fitness"],
         "best_trial": f"fold {folds.index(best) + 1}",
         "test_metrics": test_metrics,
         "baseline_metrics": refs[0] if refs else {},
         "reference_metrics": refs[1:],
+        "comparison": comparison,
         "fold_metrics": aggregate([r["test_metrics"] for r in folds]),
         "fold_reference_metrics": {row["name"]: aggregate([
             next(x for x in [r["baseline_metrics"], *r["reference_metrics"]] if x.get("name") == row["name"])
@@ -314,6 +328,25 @@ def _run_outer_folds(run: dict, splits: list[tuple], out: Path) -> dict[str, Any
     }
 
 
+def _test_groups(run: dict, test_idx: np.ndarray):
+    """Groups (speakers) of the test samples when the split is by group, so the bootstrap resamples them."""
+    groups = run["groups"]
+    if groups is None or run["config"].split_by != "group" or len(set(groups[test_idx])) < 2:
+        return None
+    return groups[test_idx]
+
+
+def _compare(config, y_test, proba, rows, groups) -> list[dict[str, Any]]:
+    """Paired bootstrap 95% intervals of (model - best reference) on the fitness metric and on accuracy."""
+    from emotune.evaluation.intervals import METRICS, compare_with_best
+
+    refs = {r["name"]: r["_proba"] for r in rows if r and "_proba" in r}
+    if not refs:
+        return []
+    keys = [k for k in dict.fromkeys((config.fitness, "accuracy")) if k in METRICS]
+    return [compare_with_best(y_test, proba, refs, metric=k, groups=groups, seed=config.seed) for k in keys]
+
+
 def _fingerprint(run: dict, idx: np.ndarray) -> dict[str, Any]:
     """The bundle's fingerprint of its training data: hash of the sample ids and labels at ``idx``."""
     from emotune.serving.bundle import data_fingerprint
@@ -329,9 +362,16 @@ def _baselines(config, dataset, inputs, y, dev_idx, test_idx, labels) -> list[di
 
     rows = []
     if config.task == "text":
+        from emotune.evaluation.baselines import embedding_logreg
+
         texts = dataset.texts
         proba = tfidf_logreg([texts[i] for i in dev_idx], y[dev_idx], [texts[i] for i in test_idx], seed=config.seed)
         rows.append({"name": "tfidf_logreg", **classification_metrics(y[test_idx], proba, labels), "_proba": proba})
+        if "minilm_logreg" in config.references:
+            vectors = inputs.sentence_vectors()
+            proba = embedding_logreg(vectors[dev_idx], y[dev_idx], vectors[test_idx], seed=config.seed)
+            rows.append({"name": "minilm_logreg", **classification_metrics(y[test_idx], proba, labels),
+                         "_proba": proba})
     else:
         from emotune.experiments.speech_baselines import speech_baselines
 
