@@ -193,24 +193,87 @@ def demo(
 
 @app.command("predict")
 def predict(
-    model: Path = typer.Option(..., "--model", help="A model bundle folder (RUN/model)."),
-    inputs: list[str] = typer.Argument(None, help="Texts (or audio paths for a speech model)."),
-    file: Optional[Path] = typer.Option(None, "--file", help="A file with one input per line."),
+    bundle: Path = typer.Argument(..., help="A model bundle: RUN/model, or a .emotune file."),
+    inputs: Optional[list[str]] = typer.Argument(None, help="Files, folders or CSV manifests (path/text, optional speaker)."),
+    text: Optional[list[str]] = typer.Option(None, "--text", help="A text to classify (repeat for more)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Write every prediction to this .csv or .json file."),
+    batch_size: int = typer.Option(64, min=1, help="Inputs per forward pass."),
+    strict: bool = typer.Option(False, "--strict", help="Exit non-zero when any input fails (default: only when all do)."),
+    jsonl: bool = typer.Option(False, "--jsonl", help="Print JSON lines instead of the table."),
+    no_progress: bool = typer.Option(False, "--no-progress", help="Hide the progress bar."),
 ) -> None:
-    """Predict labels with a saved model bundle; prints JSON lines."""
-    from emotune.serving.predictor import Predictor
+    """Predict labels and class probabilities with a model bundle; unreadable inputs are reported, not fatal."""
+    from emotune.serving.outputs import prediction_rows, write_predictions
+    from emotune.serving.predictor import Prediction, Predictor
+    from emotune.serving.sources import collect_items
 
-    items = list(inputs or [])
-    if file is not None:
-        items += [line.rstrip("\n") for line in file.read_text().splitlines() if line.strip()]
-    if not items:
-        _fail(EmotuneError("give inputs as arguments or --file"))
     try:
-        predictor = Predictor.load(model)
-        for item, pred in zip(items, predictor.predict(items)):
-            sys.stdout.write(json.dumps({"input": item, **pred}) + "\n")
+        predictor = Predictor.load(bundle)
+        for warning in predictor.bundle.warnings:
+            err_console.print(f"[yellow]warning:[/] {warning}")
+        items = collect_items(list(inputs or []), list(text or []), predictor.modality)
+        if not items:
+            raise EmotuneError("give inputs: texts with --text, or files, folders or a CSV manifest")
+        usable = [i for i, it in enumerate(items) if it.error is None]
+        preds = [Prediction(input=it.value, error=it.error) for it in items]
+        with _progress(not no_progress and len(usable) > batch_size, len(usable)) as advance:
+            done = predictor.predict_many([items[i].value for i in usable], speakers=[items[i].speaker for i in usable],
+                                          batch_size=batch_size, on_batch=advance)
+        for i, pred in zip(usable, done):
+            preds[i] = pred
+        rows = prediction_rows(items, preds, predictor.labels)
+        if out is not None:
+            write_predictions(out, rows)
     except EmotuneError as exc:
         _fail(exc)
+    _show_predictions(rows, predictor.labels, jsonl)
+    failed = sum(1 for p in preds if p.error is not None)
+    if out is not None:
+        console.print(f"wrote {len(rows)} predictions to {out}")
+    if failed:
+        err_console.print(f"[yellow]{failed} of {len(preds)} inputs failed[/] (see the error column)")
+    if failed == len(preds) or (strict and failed):
+        raise typer.Exit(code=1)
+
+
+class _progress:
+    """A Rich progress bar as a context manager yielding ``advance(n)`` (a no-op when hidden)."""
+
+    def __init__(self, show: bool, total: int) -> None:
+        self.show, self.total, self.bar = show, total, None
+
+    def __enter__(self):
+        if not self.show:
+            return lambda n: None
+        from rich.progress import Progress
+
+        self.bar = Progress(console=err_console, transient=True)
+        self.bar.start()
+        task = self.bar.add_task("predict", total=self.total)
+        return lambda n: self.bar.advance(task, n)
+
+    def __exit__(self, *exc) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def _show_predictions(rows: list[dict], labels: list[str], jsonl: bool) -> None:
+    if jsonl:
+        for row in rows:
+            sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
+        return
+    from rich.table import Table
+
+    table = Table()
+    for col in ("source", "input", "label", *labels, "error"):
+        table.add_column(col, overflow="fold")
+    for row in rows[:200]:
+        short = row["input"] if len(row["input"]) <= 60 else row["input"][:57] + "..."
+        table.add_row(row["source"], short, row["label"],
+                      *[("" if row[f"p_{l}"] == "" else f"{row[f'p_{l}']:.3f}") for l in labels], row["error"])
+    console.print(table)
+    if len(rows) > 200:
+        console.print(f"... {len(rows) - 200} more rows (use --out to write them all)")
 
 
 def _cache(cache_dir: Optional[Path]):

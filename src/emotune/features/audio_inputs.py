@@ -55,20 +55,28 @@ def speech_features(
     )
 
 
-def clip_inputs(features_meta: Mapping[str, Any], feats: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray | None]:
+def clip_inputs(
+    features_meta: Mapping[str, Any], feats: Sequence[np.ndarray], groups: Sequence[str] | None = None
+) -> tuple[np.ndarray, np.ndarray | None]:
     """Model inputs from the extractor's raw outputs, exactly as in training.
 
     Args:
         features_meta: the ``features`` entry of a speech bundle.
         feats: one raw array per clip, float ``(T_i, F)`` frames or ``(F,)`` vectors.
+        groups: the speaker of each clip, when known. With ``normalize="speaker"``
+            each speaker's clips are normalised by their own statistics, the
+            training rule; clips with no speaker fall back as below.
 
     Returns:
         ``x`` float32 ``(n, T, F)`` frames with ``mask`` bool ``(n, T)`` (``T``
         the longest clip, at most ``max_frames``), or ``(n, F)`` vectors and ``None``.
-        ``normalize="speaker"``: frames by each clip's own statistics, vectors
-        by the saved training statistics (the speaker is unknown here).
+        ``normalize="speaker"`` without a speaker: frames by each clip's own
+        statistics, vectors by the saved training statistics.
     """
     meta = dict(features_meta)
+    if meta.get("normalize") == "speaker" and groups is not None and all(groups):
+        x, mask = _raw_inputs(meta, feats)
+        return speaker_normalize(x, mask, np.asarray([str(g) for g in groups])), mask
     kind = meta.get("normalize", "global")
     mean, std = meta.get("mean"), meta.get("std")
     if meta.get("level") == "clip":
@@ -83,6 +91,12 @@ def clip_inputs(features_meta: Mapping[str, Any], feats: Sequence[np.ndarray]) -
     elif kind == "speaker":
         x = speaker_normalize(x, mask, np.arange(len(x)).astype(str))  # each clip its own "speaker"
     return x, mask
+
+
+def _raw_inputs(meta: Mapping[str, Any], feats: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray | None]:
+    if meta.get("level") == "clip":
+        return np.stack([np.asarray(f, np.float32) for f in feats]), None
+    return pad_frames([pool_frames(f, int(meta.get("frame_pool", 1))) for f in feats], meta.get("max_frames"))
 
 
 def bundle_features(features_meta: Mapping[str, Any], paths: Sequence[str]) -> tuple[np.ndarray, np.ndarray | None]:

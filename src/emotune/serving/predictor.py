@@ -122,6 +122,7 @@ class Predictor:
         self,
         inputs: Sequence[Any],
         *,
+        speakers: Sequence[str | None] | None = None,
         batch_size: int = 64,
         on_batch: Callable[[int], None] | None = None,
     ) -> list[Prediction]:
@@ -129,26 +130,44 @@ class Predictor:
 
         Args:
             inputs: texts (text bundles) or audio file paths (speech bundles).
+            speakers: the speaker of each input, or ``None``. A speech bundle
+                trained with speaker normalisation normalises each speaker's
+                clips together (one batch per speaker), as in training.
             batch_size: inputs per forward pass.
             on_batch: called with the number of inputs done after each batch (progress bars).
         """
         inputs = list(inputs)
-        out: list[Prediction] = []
-        for start in range(0, len(inputs), max(int(batch_size), 1)):
-            chunk = inputs[start : start + batch_size]
-            built = self.builder.build(chunk)
-            results: list[Prediction] = [Prediction(input=item) for item in chunk]
-            for i, reason in built.errors.items():
-                results[i].error = reason
+        results = [Prediction(input=item) for item in inputs]
+        for idx, groups in self._batches(len(inputs), speakers, max(int(batch_size), 1)):
+            built = self.builder.build([inputs[i] for i in idx], groups)
+            for j, reason in built.errors.items():
+                results[idx[j]].error = reason
             if built.ok:
                 proba = self.backend(built.x, built.mask)
-                for i, p in zip(built.ok, proba):
-                    results[i].label = self.labels[int(np.argmax(p))]
-                    results[i].proba = {label: float(v) for label, v in zip(self.labels, p)}
-            out += results
+                for j, p in zip(built.ok, proba):
+                    results[idx[j]].label = self.labels[int(np.argmax(p))]
+                    results[idx[j]].proba = {label: float(v) for label, v in zip(self.labels, p)}
             if on_batch is not None:
-                on_batch(len(chunk))
-        return out
+                on_batch(len(idx))
+        return results
+
+    def _batches(self, n: int, speakers: Sequence[str | None] | None, size: int):
+        """``(positions, speakers or None)`` per forward pass: fixed-size batches, or one per speaker."""
+        by_speaker = (speakers is not None and self.task == "speech"
+                      and self.meta["features"].get("normalize") == "speaker")
+        if not by_speaker:
+            for start in range(0, n, size):
+                yield list(range(start, min(start + size, n))), None
+            return
+        groups: dict[str | None, list[int]] = {}
+        for i, s in enumerate(speakers):  # type: ignore[arg-type]
+            groups.setdefault(s or None, []).append(i)
+        for speaker, idx in groups.items():
+            if speaker is None:
+                for start in range(0, len(idx), size):
+                    yield idx[start : start + size], None
+            else:
+                yield idx, [speaker] * len(idx)
 
     def predict_proba(self, inputs: Sequence[Any]) -> np.ndarray:
         """Class probabilities, float32 ``(n, C)`` in the order of ``self.labels``.

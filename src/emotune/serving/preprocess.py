@@ -6,9 +6,9 @@ One builder per input path, registered in :data:`INPUT_BUILDERS` under the
 (a fine-tuned encoder, faces) registers its own builder; the predictor and the
 service only call :func:`make_input_builder`.
 
-Every builder's :meth:`build` takes a list of raw inputs and returns the arrays
-of the usable ones plus a reason for each unusable one, so one bad input never
-stops the others.
+Every builder's ``build(items, groups=None)`` takes a list of raw inputs (and
+optionally the speaker of each) and returns the arrays of the usable ones plus
+a reason for each unusable one, so one bad input never stops the others.
 """
 
 from __future__ import annotations
@@ -85,7 +85,7 @@ class _TokenTexts:
         self.max_len = int(features["max_len"])
         self.tokenizer = tokenizer_from_json(features["tokenizer"])
 
-    def build(self, items: Sequence[Any]) -> Built:
+    def build(self, items: Sequence[Any], groups: Sequence[str] | None = None) -> Built:
         from emotune.features.frames import lengths_to_mask
 
         ok, errors = _check_texts(items)
@@ -107,7 +107,7 @@ class _MiniLMTexts:
         self.pooled = features["features"] == "minilm_pooled"
         self.encoder = MiniLMEncoder(max_len=self.max_len, cache=None, progress=False)
 
-    def build(self, items: Sequence[Any]) -> Built:
+    def build(self, items: Sequence[Any], groups: Sequence[str] | None = None) -> Built:
         from emotune.features.frames import lengths_to_mask
 
         ok, errors = _check_texts(items)
@@ -128,7 +128,7 @@ class _AudioClips:
     def __init__(self, features: Mapping[str, Any]) -> None:
         self.features = dict(features)
 
-    def build(self, items: Sequence[Any]) -> Built:
+    def build(self, items: Sequence[Any], groups: Sequence[str] | None = None) -> Built:
         from emotune.features.audio_inputs import clip_inputs, speech_features
 
         ext = self.features["extractor"]
@@ -143,7 +143,8 @@ class _AudioClips:
                   if f is None}
         if not ok:
             return Built(None, None, ok, errors)
-        x, mask = clip_inputs(self.features, [feats[i] for i in ok])  # type: ignore[misc]
+        speakers = None if groups is None else [groups[i] for i in ok]
+        x, mask = clip_inputs(self.features, [feats[i] for i in ok], speakers)  # type: ignore[misc]
         return Built(x, mask, ok, errors)
 
 
