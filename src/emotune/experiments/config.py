@@ -69,6 +69,15 @@ class TuneConfig:
     timeout: float | None = None
     fixed_params: dict[str, Any] = field(default_factory=dict)
     warm_start: bool = True
+    # scale-out (docs/scaling.md): where trials run, their limits, early stopping
+    executor: str = "serial"
+    jobs: int = 1
+    trial_timeout: float | None = None
+    trial_cpus: float = 1.0
+    trial_gpus: float = 0.0
+    address: str | None = None
+    device: str = "cpu"
+    pruner: str = "none"
     references: list[str] = field(default_factory=lambda: ["tfidf_logreg", "minilm_logreg"])
     # training
     epochs: int = 10
@@ -104,6 +113,7 @@ class TuneConfig:
             raise ConfigError(f"limit must be >= 2 or empty, got {self.limit}")
         if int(self.threads) < 1:
             raise ConfigError(f"threads must be >= 1, got {self.threads}")
+        _validate_scale_out(self)
         if self.patience < 0:
             raise ConfigError(f"patience must be >= 0, got {self.patience}")
         if self.split_by not in ("group", "sample"):
@@ -136,6 +146,29 @@ class TuneConfig:
         if unknown:
             raise ConfigError(f"unknown config keys {unknown}; known keys: {sorted(known)}")
         return cls(**data)
+
+
+_EXECUTORS = ("serial", "process", "ray")
+_DEVICES = ("auto", "cpu", "cuda")
+_PRUNERS = ("none", "median", "halving", "hyperband")
+
+
+def _validate_scale_out(c: "TuneConfig") -> None:
+    """Executor, jobs, trial limits, device and pruner (each error names the field and the value)."""
+    if c.executor not in _EXECUTORS:
+        raise ConfigError(f"executor must be one of {_EXECUTORS}, got {c.executor!r}")
+    if isinstance(c.jobs, bool) or not isinstance(c.jobs, int) or c.jobs < 1:
+        raise ConfigError(f"jobs must be an int >= 1, got {c.jobs!r}")
+    if c.trial_timeout is not None and not c.trial_timeout > 0:
+        raise ConfigError(f"trial_timeout must be > 0 seconds or empty, got {c.trial_timeout!r}")
+    if c.timeout is not None and not c.timeout > 0:
+        raise ConfigError(f"timeout must be > 0 seconds or empty, got {c.timeout!r}")
+    if c.trial_cpus <= 0 or c.trial_gpus < 0:
+        raise ConfigError(f"trial_cpus must be > 0 and trial_gpus >= 0, got {c.trial_cpus!r} and {c.trial_gpus!r}")
+    if c.device not in _DEVICES:
+        raise ConfigError(f"device must be one of {_DEVICES}, got {c.device!r}")
+    if c.pruner not in _PRUNERS:
+        raise ConfigError(f"pruner must be one of {_PRUNERS}, got {c.pruner!r}")
 
 
 def load_config(path: str | Path, **overrides: Any) -> TuneConfig:
