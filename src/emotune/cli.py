@@ -276,6 +276,44 @@ def _show_predictions(rows: list[dict], labels: list[str], jsonl: bool) -> None:
         console.print(f"... {len(rows) - 200} more rows (use --out to write them all)")
 
 
+@app.command("export")
+def export(
+    run_dir: Path = typer.Argument(..., help="A run directory of `emotune tune` (holds model/, config.yaml, split.json)."),
+    format: str = typer.Option("onnx", "--format", help="onnx (graph + preprocessing.json, checked) or emotune (one zip of the bundle)."),
+    quantize: Optional[str] = typer.Option(None, "--quantize", help="dynamic: also write an int8 model and its accuracy cost."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Export folder (onnx, default RUN/export) or .emotune file (default RUN/model.emotune)."),
+    samples: int = typer.Option(256, min=1, help="Test-split inputs for the parity check and the quantization cost."),
+) -> None:
+    """Export a run's model for other runtimes; ONNX is verified against PyTorch on the run's test inputs."""
+    try:
+        if format == "emotune":
+            from emotune.serving.bundle import pack_bundle
+
+            target = pack_bundle(run_dir / "model", out if out is not None else run_dir / "model.emotune")
+            console.print(f"wrote {target}")
+            return
+        if format != "onnx":
+            raise EmotuneError(f"--format must be onnx or emotune, got {format!r}")
+        from emotune.serving.export import export_onnx
+
+        report = export_onnx(run_dir, out, quantize=quantize, samples=samples)
+    except EmotuneError as exc:
+        _fail(exc)
+    folder = out if out is not None else run_dir / "export"
+    for name, size in report["files"].items():
+        console.print(f"{folder / name}: {_human_bytes(size)}")
+    q = report.get("quantization")
+    if q:
+        console.print(f"int8 dynamic: accuracy {q['int8']['accuracy']:.4f} vs fp32 {q['fp32']['accuracy']:.4f} "
+                      f"(cost {q['accuracy_cost'] * 100:+.2f} points) on {q['n_inputs']} test inputs, "
+                      f"agreement {q['agreement']:.4f}")
+    verdict = "ok" if report["passed"] else "FAILED"
+    sys.stdout.write(f"max_abs_diff {report['max_abs_diff']:.3e} over {report['n_inputs']} test inputs "
+                     f"(tolerance {report['tolerance']:.0e}): {verdict}\n")
+    if not report["passed"]:
+        raise typer.Exit(code=1)
+
+
 def _cache(cache_dir: Optional[Path]):
     from emotune.features.cache import FeatureCache, default_cache_root
 

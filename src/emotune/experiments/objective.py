@@ -64,18 +64,33 @@ def model_params(params: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in params.items() if k not in _DATA_KEYS and k not in trainer_keys}
 
 
-def fit_and_score(config, inputs, n_classes, params, train_idx, eval_idx, y, *, epochs=None, with_val=True):
-    """Train on ``train_idx``; return (model, eval probabilities, train result, fold inputs)."""
+def resolve_device(device: str) -> str:
+    """``auto``: ``cuda`` when torch sees a GPU, else ``cpu``; ``cpu``/``cuda`` as given."""
+    if device != "auto":
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def fit_and_score(config, inputs, n_classes, params, train_idx, eval_idx, y, *, epochs=None, with_val=True,
+                  callbacks=()):
+    """Train on ``train_idx``; return (model, eval probabilities, train result, fold inputs).
+
+    ``callbacks`` get ``on_epoch_end(epoch, record)`` from the trainer (e.g. pruning reports).
+    The model trains on ``config.device`` (``auto``: CUDA when torch sees it).
+    """
     from emotune.models import build_model
     from emotune.training import predict_proba, train
 
     fold = inputs.build(train_idx, eval_idx, params)
     seed_everything(config.seed)  # the same initial weights for the same config
     model = build_model(config.model, model_params(params), n_classes=n_classes, input_spec=fold.input_spec)
+    model.to(resolve_device(getattr(config, "device", "cpu")))
     tc = _train_config(config, params, epochs=epochs)
     train_split = _tensor_split(fold.x_train, y[train_idx], fold.mask_train)
     eval_split = _tensor_split(fold.x_eval, y[eval_idx], fold.mask_eval)
-    result = train(model, train_split, eval_split if with_val else None, tc, progress=False)
+    result = train(model, train_split, eval_split if with_val else None, tc, progress=False, callbacks=callbacks)
     proba = predict_proba(model, eval_split.x, eval_split.mask)
     return model, proba, result, fold
 
@@ -86,11 +101,16 @@ def make_objective(config, inputs, folds, y, n_classes) -> Callable[[dict[str, A
 
     fitness_fn = FITNESS[config.fitness]
 
-    def objective(params: dict[str, Any]) -> tuple[float, dict]:
+    def objective(params: dict[str, Any], trial: Any = None) -> tuple[float, dict]:
+        from emotune.training.callbacks import PrunerReport
+
         params = {**params, **config.fixed_params}
         scores, epochs = [], []
-        for train_idx, val_idx in folds:
-            _, proba, result, _ = fit_and_score(config, inputs, n_classes, params, train_idx, val_idx, y)
+        for k, (train_idx, val_idx) in enumerate(folds):
+            # search fold k reports at steps k * epochs + epoch, so every trial's step s means the same work
+            report = () if trial is None else [PrunerReport(trial, offset=k * config.epochs)]
+            _, proba, result, _ = fit_and_score(config, inputs, n_classes, params, train_idx, val_idx, y,
+                                                callbacks=report)
             if not np.all(np.isfinite(proba)):
                 raise TrialFailed("model produced non-finite probabilities")
             scores.append(float(fitness_fn(y[val_idx], proba)))

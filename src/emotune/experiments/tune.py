@@ -42,11 +42,19 @@ from emotune.experiments.run_files import (
     write_trials_csv,
 )
 from emotune.experiments.splitting import fold_seed, outer_plan, search_folds
+from emotune.experiments.study_setup import (
+    load_fold_result,
+    make_executor_for,
+    make_pruner_for,
+    prepare_run_dir,
+    save_fold_result,
+    study_path,
+)
 
 __all__ = ["run_tune"]
 
 
-def run_tune(config: TuneConfig, *, console: Any = None) -> dict[str, Any]:
+def run_tune(config: TuneConfig, *, console: Any = None, if_exists: str = "refuse") -> dict[str, Any]:
     """Run the whole protocol and write the run directory ``config.out``. Returns ``result.json``'s content.
 
     With one outer split the run directory holds one search; with outer folds
@@ -59,6 +67,8 @@ def run_tune(config: TuneConfig, *, console: Any = None) -> dict[str, Any]:
 
     t_start = time.time()
     out = Path(config.out)
+    # an existing run directory: refused, resumed (trials, finished folds) or replaced, never silently mixed
+    prepare_run_dir(out, if_exists)
     out.mkdir(parents=True, exist_ok=True)
     seed_everything(config.seed)
     save_config(config, out / "config.yaml")
@@ -158,23 +168,49 @@ def _search(run: dict, train_idx, val_idx, out: Path, fold: int = 0):
     seed = fold_seed(config.seed, fold)
     folds = search_folds(config, run["y"], groups, train_idx, val_idx, seed=seed)
     objective = make_objective(config, run["inputs"], folds, run["y"], len(run["labels"]))
+    from emotune.search.storage import SQLiteStorage
+
+    out.mkdir(parents=True, exist_ok=True)
+    storage = SQLiteStorage(study_path(out))
     study = Study(space, config.optimizer, "maximize", seed, budget=config.trials,
-                  optimizer_options=config.optimizer_options)
-    if config.warm_start and config.trials > 1:
+                  optimizer_options=config.optimizer_options, storage=storage,
+                  executor=make_executor_for(config), pruner=make_pruner_for(config), fold=fold)
+    if study_path(out).exists() and storage.n_trials():  # a resumed run: prepare_run_dir refused any other
+        study.resume()
+        run["say"](f"[bold]resume[/] {study_path(out)}: {study.n_finished()} of {config.trials} trials done")
+    elif config.warm_start and config.trials > 1:
         study.enqueue(default_params(MODELS.get(config.model), space))
-    study.optimize(
-        objective,
-        trials=config.trials,
-        timeout=config.timeout,
-        callbacks=[lambda s, r: write_trials_csv(out / "trials.csv", s.trials, config.fixed_params)],
-        show_progress=config.progress,
-        description=f"{config.optimizer} on {config.model}",
-    )
-    write_trials_csv(out / "trials.csv", study.trials, config.fixed_params)
+    try:
+        study.optimize(
+            objective,
+            trials=max(0, config.trials - study.n_finished()),
+            timeout=config.timeout,
+            callbacks=[lambda s, r: write_trials_csv(out / "trials.csv", s.trials, config.fixed_params)],
+            show_progress=config.progress,
+            description=f"{config.optimizer} on {config.model}",
+            trial_timeout=config.trial_timeout,
+        )
+    finally:
+        write_trials_csv(out / "trials.csv", study.trials, config.fixed_params)
+        storage.close()
+    if study.interrupted:
+        _stopped(study, config)
     if study.best_trial is None:
         errors = "; ".join(sorted({t.error or "?" for t in study.trials}))[:2000]
         raise TrialFailed(f"every trial failed, so there is no model to test; errors: {errors} (see {out / 'trials.csv'})")
     return study
+
+
+def _stopped(study, config: TuneConfig) -> None:
+    """After a first Ctrl-C: the trials are saved; say the best so far and how to continue."""
+    from emotune.exceptions import StudyInterrupted
+
+    best = study.best_trial
+    shown = "no trial finished yet" if best is None else f"best so far: trial {best.id}, {config.fitness} {best.value:.4f}"
+    raise StudyInterrupted(
+        f"stopped on Ctrl-C after {study.n_finished()} of {config.trials} trials (all saved); {shown}. "
+        f"Continue with: emotune tune --resume {config.out}"
+    )
 
 
 def _run_split(run: dict, train_idx, val_idx, test_idx, test_desc: str, out: Path, fold: int = 0) -> dict[str, Any]:
@@ -265,9 +301,14 @@ def _run_outer_folds(run: dict, splits: list[tuple], out: Path) -> dict[str, Any
     tested = np.zeros(n, dtype=bool)
     for k, (train_idx, val_idx, test_idx, desc) in enumerate(splits):
         fold_out = out / f"fold_{k + 1}"
-        r = _run_split(run, train_idx, val_idx, test_idx, f"{desc} {k + 1}/{len(splits)}", fold_out, fold=k)
-        atomic_write_text(fold_out / "result.json", json.dumps(public_result(r), indent=1, default=json_default))
-        write_report_for(fold_out, r)
+        r = load_fold_result(fold_out)  # a resumed run does not rerun a finished fold
+        if r is None:
+            r = _run_split(run, train_idx, val_idx, test_idx, f"{desc} {k + 1}/{len(splits)}", fold_out, fold=k)
+            atomic_write_text(fold_out / "result.json", json.dumps(public_result(r), indent=1, default=json_default))
+            write_report_for(fold_out, r)
+            save_fold_result(fold_out, r)
+        else:
+            run["say"](f"[bold]resume[/] fold {k + 1} already finished, kept")
         pooled[test_idx] = r["_proba"]
         tested[test_idx] = True
         for row in [r["baseline_metrics"], *r["reference_metrics"]]:

@@ -14,7 +14,31 @@ from emotune.exceptions import ConfigError
 if TYPE_CHECKING:  # torch loads with the trainer, not with this module
     import torch
 
-__all__ = ["EarlyStopping", "make_plateau_scheduler"]
+__all__ = ["EarlyStopping", "make_plateau_scheduler", "PrunerReport"]
+
+
+class PrunerReport:
+    """``on_epoch_end`` hook: report the epoch's validation fitness to a search trial.
+
+    ``trial.report(offset + epoch, fitness)`` may raise
+    :class:`~emotune.search.study.TrialPruned`, which ends training; the study
+    records the trial as pruned with that value. A ``nan`` fitness is reported
+    as ``-inf`` (the worst). Epochs without validation report nothing.
+
+    Args:
+        trial: a :class:`~emotune.search.executors.TrialContext`.
+        offset: added to the epoch (search fold ``k`` of ``E`` epochs uses ``k * E``).
+    """
+
+    def __init__(self, trial, offset: int = 0) -> None:
+        self.trial = trial
+        self.offset = int(offset)
+
+    def on_epoch_end(self, epoch: int, record: dict) -> None:
+        value = record.get("val_fitness")
+        if value is None:
+            return
+        self.trial.report(self.offset + int(epoch), -math.inf if math.isnan(value) else float(value))
 
 
 class EarlyStopping:

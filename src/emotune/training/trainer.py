@@ -23,7 +23,7 @@ import math
 import numbers
 import time
 from dataclasses import asdict, dataclass, fields, replace
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -430,6 +430,7 @@ def train(
     config: TrainConfig,
     *,
     progress: bool = False,
+    callbacks: Sequence[Any] = (),
 ) -> TrainResult:
     """Train ``model`` in place with mini-batch (optionally class-weighted) cross-entropy.
 
@@ -462,6 +463,10 @@ def train(
         val: validation split, or ``None``.
         config: hyper-parameters.
         progress: show a Rich progress bar per epoch.
+        callbacks: objects with ``on_epoch_end(epoch, record)``, called after each
+            epoch with its history record (e.g.
+            :class:`~emotune.training.callbacks.PrunerReport`); an exception they
+            raise ends training and propagates.
 
     Returns:
         A :class:`TrainResult`; ``model`` holds the weights of ``best_epoch``.
@@ -624,6 +629,8 @@ def train(
                 if progress:
                     shown = "" if val_fitness is None else f" {config.fitness} {val_fitness:.4f}"
                     bar.update(task, description=f"epoch {epoch}/{config.epochs}{shown}")
+                for callback in callbacks:
+                    callback.on_epoch_end(epoch, history[-1])
                 if time_up:
                     stop_reason = "time_limit"
                     break
