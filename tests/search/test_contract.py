@@ -15,23 +15,32 @@ def shifted_sphere(X):
     return ((X - SHIFT) ** 2).sum(axis=1)
 
 
-def run(opt, evals, batch=7, objective=shifted_sphere, reverse=False):
-    """Drive ``opt`` for ``evals`` evaluations; returns the stacked asked points."""
+def run(opt, evals, batch=7, objective=shifted_sphere, order_seed=None):
+    """Drive ``opt`` for ``evals`` evaluations; returns the stacked asked points.
+
+    ``batch`` need not divide a population: a population optimizer returns fewer
+    at a generation's end. With ``order_seed`` every batch is told one by one in
+    a shuffled order instead of in the asked order.
+    """
     asked = []
     done = 0
+    shuffle = None if order_seed is None else np.random.default_rng(order_seed)
     while done < evals:
-        n = min(batch, evals - done)
-        ids, X = opt.ask_batch(n)
+        ids, X = opt.ask_batch(min(batch, evals - done))
+        assert len(ids) >= 1  # everything asked so far was told
         asked.append(X)
         values = objective(X)
-        order = np.arange(n)[::-1] if reverse else np.arange(n)
-        opt.tell_batch(ids[order], values[order])
-        done += n
+        if shuffle is None:
+            opt.tell_batch(ids, values)
+        else:
+            for k in shuffle.permutation(len(ids)):
+                opt.tell(int(ids[k]), float(values[k]))
+        done += len(ids)
     return np.concatenate(asked)
 
 
 def test_registry_has_every_algorithm():
-    assert {"random", "ga", "pso", "ipso", "aquila", "lwaro", "tpe"} <= set(ALL)
+    assert {"random", "ga", "pso", "ipso", "aquila", "aquila_unit", "lwaro", "tpe"} <= set(ALL)
 
 
 @pytest.mark.parametrize("name", ALL)
@@ -59,26 +68,30 @@ def test_candidates_stay_in_the_unit_box(name):
 def test_state_dict_round_trip_mid_run_continues_identically(name):
     uninterrupted = make_optimizer(name, 3, budget=120, seed=7)
     first = run(uninterrupted, 45)
+    ids, X = uninterrupted.ask_batch(2)  # two candidates pending across the snapshot
     state = pickle.loads(pickle.dumps(uninterrupted.state_dict()))  # as if in another process
-    # leave one candidate pending across the snapshot as well
-    ids, X = uninterrupted.ask_batch(2)
+    uninterrupted.tell_batch(ids, shifted_sphere(X))
     rest = run(uninterrupted, 40)
 
     resumed = make_optimizer(name, 3, budget=120, seed=999)  # the seed must come from the state
     resumed.load_state_dict(state)
-    ids2, X2 = resumed.ask_batch(2)
+    resumed.tell_batch(ids, shifted_sphere(X))  # the pending ids are still known after the load
     rest2 = run(resumed, 40)
-    assert np.array_equal(ids, ids2) and np.array_equal(X, X2)
     assert np.array_equal(rest, rest2)
-    assert first.shape == (45, 3)
+    assert resumed.best_value == uninterrupted.best_value and resumed.n_told == uninterrupted.n_told
+    assert first.shape == (45, 3) and len(ids) == 2
 
 
 @pytest.mark.parametrize("name", ALL)
 def test_tells_in_any_order(name):
-    opt = make_optimizer(name, 3, budget=80, seed=0)
-    X = run(opt, 80, batch=10, reverse=True)
+    """A shuffled tell order within each batch gives exactly the run of in-order tells."""
+    in_order = make_optimizer(name, 3, budget=80, seed=0)
+    X = run(in_order, 80, batch=10)
+    shuffled = make_optimizer(name, 3, budget=80, seed=0)
+    X2 = run(shuffled, 80, batch=10, order_seed=1)
     assert X.shape == (80, 3)
-    assert opt.best_value == pytest.approx(shifted_sphere(X).min())
+    np.testing.assert_array_equal(X, X2)
+    assert shuffled.best_value == in_order.best_value == shifted_sphere(X).min()
 
 
 @pytest.mark.parametrize("name", ALL)
@@ -97,7 +110,16 @@ def test_failed_trials_do_not_crash_it(name):
     assert opt.n_told == 100
 
 
-@pytest.mark.parametrize("name", [n for n in ALL if n != "random"])
+CENTRE_BIASED = pytest.mark.xfail(
+    strict=True,
+    reason="Aquila in the paper's domain [-100, 100]^D is drawn to the centre of the box (docs/optimizers.md); "
+    "on a sphere shifted off the centre it is no better than random search",
+)
+
+
+@pytest.mark.parametrize(
+    "name", [pytest.param(n, marks=CENTRE_BIASED) if n == "aquila" else n for n in ALL if n != "random"]
+)
 def test_beats_random_search_on_shifted_sphere(name):
     dim, budget = 5, 600 if name == "tpe" else 1000
     ours, rand = [], []

@@ -87,11 +87,13 @@ def run_single(
         t0 = time.perf_counter()
         ids, U = opt.ask_batch(n)
         seconds += time.perf_counter() - t0
+        if len(ids) == 0:  # cannot happen here (every candidate is told before the next ask)
+            raise RuntimeError(f"{optimizer} gave no candidate with nothing pending")
         values = function(function.from_unit(U))
         t0 = time.perf_counter()
         opt.tell_batch(ids, values)
         seconds += time.perf_counter() - t0
-        spent += n
+        spent += len(ids)  # a population optimizer gives fewer at a generation's end
         errors = np.asarray(values, dtype=float) - function.f_star
         errors = np.where(np.isnan(errors), np.inf, errors)
         best = min(best, max(float(errors.min()), 0.0))  # clip rounding below f*

@@ -6,12 +6,34 @@ Engineering 157 (2021) 107250. This module follows the paper's equations, not
 mealpy's or the authors' MATLAB code (both differ, e.g. in eq. 3's bracket and
 the names of ``G1``/``G2``).
 
-Definition (minimising in the unit box, so ``LB = 0``, ``UB = 1``). ``N``
-agents ``X_i`` of dimension ``D``; ``t = 1..T`` is the generation
-(``T = max_generations``); ``X_best`` is the best point told so far;
-``rand`` is a fresh ``U(0, 1)`` scalar per agent and per occurrence.
+Domain. The paper's constants are not scale-free, so the equations run in an
+internal box ``[LB, UB]^D`` mapped affinely to the unit box the study sees
+(``z = LB + (UB - LB) u``; positions, ``X_best`` and ``X_M`` are mapped, the
+new position is clipped to ``[LB, UB]`` and mapped back):
 
-* Generation 0: ``X_i ~ U[0, 1]^D``.
+* ``aquila`` (default): ``[LB, UB] = [-100, 100]``, the domain of the paper's
+  benchmark functions, where the spiral offset ``y - x`` (about ``r1 = 10``)
+  is 5% of the box and eq. 13's ``- rand`` is a small step;
+* ``aquila_unit``: ``[0, 1]``, the equations exactly as written in the unit
+  box. There ``y - x`` is ten box widths, so most X2 coordinates are clipped
+  to 1, and eq. 13's ``- rand`` sends most X3 coordinates to 0: measured on a
+  shifted sphere in 10-D (2,000 evaluations), 49% of all proposed coordinates
+  in the exploration phase and 53% in the exploitation phase lie on a face of
+  the box, against 1% and 0% for ``aquila``.
+
+Both keep the paper's centre bias: eq. 3 pulls toward ``X_M`` and
+``X_best (1 - t/T)`` (toward the origin of the internal box, the centre of
+the unit box for ``aquila``), eq. 13 is centred on ``(LB + UB) / 2 * delta``.
+On a hyperparameter space, whose optimum is rarely at the centre, expect
+Aquila to do better than on its centred benchmarks suggests only when the
+optimum is near the middle of the ranges (see ``docs/optimizers.md``).
+
+Definition (minimising in ``[LB, UB]^D``). ``N`` agents ``X_i`` of dimension
+``D``; ``t = 1..T`` is the generation (``T = max_generations``); ``X_best`` is
+the best point told so far; ``rand`` is a fresh ``U(0, 1)`` scalar per agent
+and per occurrence.
+
+* Generation 0: ``X_i ~ U[LB, UB]^D`` (uniform in the unit box).
 * For ``t <= 2T/3`` (exploration) each agent draws ``rand``; if
   ``rand < 0.5``:
 
@@ -48,12 +70,20 @@ Choices the paper leaves open (documented here, tested in
 ``tests/search/test_aquila.py``):
 
 * ``r1`` is a fixed constant, default 10 (the value in the authors' reference
-  code), settable in ``[1, 20]``. Note ``y - x`` is then about ``r1`` in every
-  dimension, so in the unit box the narrowed exploration move mostly lands on
-  the upper bound; greedy replacement discards such points when they are worse.
-* Every ``rand`` (and the rand inside ``QF`` and ``G1``) is drawn per agent.
-* Positions outside the box are clipped to ``[0, 1]`` (as the authors' code
+  code), settable in ``[1, 20]``; ``y - x`` is then about ``r1`` in every
+  dimension.
+* Every ``rand`` (and the rand inside ``QF`` and ``G1``) is drawn per agent,
+  one scalar for all ``D`` coordinates. Draw order per generation:
+  ``random(N)`` (the ``rand < 0.5`` choice), then for exploration
+  ``random((N, 1))`` (eq. 3), ``integers(0, N, N)`` (``X_R``), Levy ``(N, D)``
+  (``u`` then ``v``), ``random((N, 1))`` (eq. 5); for exploitation
+  ``random((N, 1))`` twice (eq. 13), ``random((N, 1))`` (``QF``),
+  ``random((N, 1))`` (``G1``), Levy ``(N, D)``, ``random((N, 1))`` twice (eq. 14).
+  All four moves are computed for every agent and the choice picks one.
+* Positions outside the box are clipped to ``[LB, UB]`` (as the authors' code
   does); ``t`` is capped at ``T`` if a study asks past its budget.
+* Generation rule: a generation closes when all ``N`` agents are told, so
+  greedy replacement sees every result.
 * ``X_M`` is the mean of the current agents (positions of agents whose value is
   not yet known included); ``X_best`` falls back to the agent with the lowest
   value when nothing has been told yet.
@@ -70,6 +100,7 @@ from emotune.search.optimizers._base import OPTIMIZERS, PopulationOptimizer, lev
 
 __all__ = [
     "Aquila",
+    "AquilaUnit",
     "expanded_exploration",
     "narrowed_exploration",
     "expanded_exploitation",
@@ -229,27 +260,48 @@ def narrowed_exploitation(
 # --- the optimizer ------------------------------------------------------------------
 @OPTIMIZERS.register("aquila")
 class Aquila(PopulationOptimizer):
-    """Aquila Optimizer (Abualigah et al. 2021) with greedy replacement, in the unit box.
+    """Aquila Optimizer (Abualigah et al. 2021) with greedy replacement, run in ``[-100, 100]^D``.
+
+    The equations run in the internal box ``[lb, ub]^D`` (``domain``), mapped
+    affinely to the unit box the study sees: ``z = lb + (ub - lb) u``. The
+    default ``(-100, 100)`` is the domain of the paper's benchmarks, where its
+    constants (``r1 = 10``, the ``- rand`` of eq. 13, ``alpha = delta = 0.1``)
+    make steps of a few percent of the box; ``aquila_unit`` runs them in
+    ``[0, 1]^D`` exactly as written.
 
     Args:
         dim, budget, seed: see :class:`~emotune.search.optimizers.Optimizer`.
         pop_size: agents ``N`` (default 20).
         r1: spiral radius offset of eq. 10, fixed, in ``[1, 20]`` (default 10).
+        domain: ``(lb, ub)`` of the internal box, ``lb < ub`` (default: the
+            class's, ``(-100, 100)`` for ``aquila``, ``(0, 1)`` for ``aquila_unit``).
 
-    State (resumable): ``pop_`` (float64 ``(N, D)``) and ``fit_`` (float64 ``(N,)``,
-    ``+inf`` until told).
+    State (resumable): ``pop_`` (float64 ``(N, D)``, unit box) and ``fit_``
+    (float64 ``(N,)``, ``+inf`` until told).
     """
 
     name = "aquila"
+    default_domain: ClassVar[tuple[float, float]] = (-100.0, 100.0)
     _state_keys: ClassVar[tuple[str, ...]] = ("pop_", "fit_")
 
     def __init__(
-        self, dim: int, *, budget: int = 100, seed: int | None = None, pop_size: int = 20, r1: float = 10.0
+        self,
+        dim: int,
+        *,
+        budget: int = 100,
+        seed: int | None = None,
+        pop_size: int = 20,
+        r1: float = 10.0,
+        domain: tuple[float, float] | None = None,
     ) -> None:
         super().__init__(dim, budget=budget, seed=seed, pop_size=pop_size)
         if not 1.0 <= float(r1) <= 20.0:
             raise ConfigError(f"r1 must be in [1, 20] (Aquila eq. 10), got {r1}")
+        lb, ub = self.default_domain if domain is None else domain
+        if not (np.isfinite(lb) and np.isfinite(ub) and float(lb) < float(ub)):
+            raise ConfigError(f"domain must be finite (lb, ub) with lb < ub, got {domain}")
         self.r1 = float(r1)
+        self.lb, self.ub = float(lb), float(ub)
         self.pop_ = np.empty((0, self.dim))
         self.fit_ = np.empty(0)
 
@@ -268,26 +320,29 @@ class Aquila(PopulationOptimizer):
         T = self.max_generations
         t = min(self.generation, T)
         rng = self.rng
-        x_best = self._x_best()
-        x_mean = self.pop_.mean(axis=0)  # eq. 4
+        lb, ub = self.lb, self.ub
+        width = ub - lb
+        pop = lb + width * self.pop_  # internal domain
+        x_best = lb + width * self._x_best()
+        x_mean = pop.mean(axis=0)  # eq. 4
         expanded = rng.random(n) < 0.5
         if t <= 2 * T / 3:
             x1 = expanded_exploration(x_best=x_best, x_mean=x_mean, t=t, T=T, rand=rng.random((n, 1)))
             y, x = spiral(dim=d, r1=self.r1)
-            x_r = self.pop_[rng.integers(0, n, size=n)]
+            x_r = pop[rng.integers(0, n, size=n)]
             levy = levy_flight(rng, (n, d), beta=LEVY_BETA, s=LEVY_SCALE)
             x2 = narrowed_exploration(x_best=x_best, x_r=x_r, levy=levy, y=y, x=x, rand=rng.random((n, 1)))
             new = np.where(expanded[:, None], x1, x2)
         else:
             x3 = expanded_exploitation(
-                x_best=x_best, x_mean=x_mean, rand1=rng.random((n, 1)), rand2=rng.random((n, 1))
+                x_best=x_best, x_mean=x_mean, rand1=rng.random((n, 1)), rand2=rng.random((n, 1)), lb=lb, ub=ub
             )
             qf = quality_function(t=t, T=T, rand=rng.random((n, 1)))
             g1 = g1_motion(rand=rng.random((n, 1)))
             g2 = g2_flight_slope(t=t, T=T)
             levy = levy_flight(rng, (n, d), beta=LEVY_BETA, s=LEVY_SCALE)
             x4 = narrowed_exploitation(
-                x=self.pop_,
+                x=pop,
                 x_best=x_best,
                 levy=levy,
                 qf=qf,
@@ -297,7 +352,7 @@ class Aquila(PopulationOptimizer):
                 rand2=rng.random((n, 1)),
             )
             new = np.where(expanded[:, None], x3, x4)
-        return np.clip(new, 0.0, 1.0)
+        return (np.clip(new, lb, ub) - lb) / width
 
     def _record(self, slots: np.ndarray, X: np.ndarray, values: np.ndarray) -> None:
         if self.generation == 0:
@@ -307,3 +362,22 @@ class Aquila(PopulationOptimizer):
         better = values < self.fit_[slots]  # greedy replacement
         self.pop_[slots[better]] = X[better]
         self.fit_[slots[better]] = values[better]
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(dim={self.dim}, budget={self.budget}, seed={self.seed}, pop_size={self.pop_size}, "
+            f"r1={self.r1}, domain=({self.lb:g}, {self.ub:g}))"
+        )
+
+
+@OPTIMIZERS.register("aquila_unit")
+class AquilaUnit(Aquila):
+    """The Aquila Optimizer with its equations run in the unit box itself (``domain = (0, 1)``).
+
+    Exactly the paper's equations with ``LB = 0``, ``UB = 1``; most narrowed
+    exploration and expanded exploitation moves are clipped to a face of the
+    box (module docstring). Kept for anyone reproducing a unit-box setup.
+    """
+
+    name = "aquila_unit"
+    default_domain: ClassVar[tuple[float, float]] = (0.0, 1.0)

@@ -2,19 +2,31 @@
 
 Optimizers work in the unit box ``[0, 1]^d`` and always *minimise*; the
 :class:`~emotune.search.study.Study` negates values for maximisation. A failed
-trial is told as ``nan`` or ``inf`` and counts as the worst value (``+inf``).
+trial is told as ``nan``, ``+inf`` or ``-inf``: every non-finite value is a
+failure and counts as the worst value (``+inf``).
 
 Two layers:
 
 * :class:`Optimizer` keeps ids, pending candidates, the best point and the
-  seeded ``numpy.random.Generator``. Its vectorized core is
-  :meth:`ask_batch` / :meth:`tell_batch` (arrays, no per-candidate objects);
-  :meth:`ask` / :meth:`tell` wrap it for people.
+  seeded ``numpy.random.Generator``. Its core is :meth:`~Optimizer.ask_batch` /
+  :meth:`~Optimizer.tell_batch` on arrays; :meth:`~Optimizer.ask` /
+  :meth:`~Optimizer.tell` wrap it for people (they make one small
+  :class:`Candidate` per point; the array calls make none). Optimizers without
+  generations (``random``, ``tpe``) keep one dict entry per pending id.
 * :class:`PopulationOptimizer` runs generation by generation: a generation is a
-  block of proposals (one per "slot", e.g. one per agent). ``ask`` hands them
-  out; when none are left a new generation is built from whatever has been told
-  so far. Tells may arrive in any order; a tell that arrives after its
-  generation was closed still updates the best point.
+  block of ``k`` proposals (one per "slot", e.g. one per agent) with the
+  consecutive ids ``first_id .. first_id + k - 1``. Its fast path keeps no
+  per-candidate Python objects: the block's points, a told mask and a counter.
+
+The generation rule (no result is ever lost)
+    A generation *closes* only when every one of its members has been told (a
+    failure is told too, as ``nan``/``inf``). ``ask_batch(n)`` hands out at most
+    the members of the open generation not yet handed out; when all of them are
+    out but some are untold it returns *fewer* than ``n`` candidates, possibly
+    none (ids of shape ``(0,)``), and the caller must tell the outstanding ones
+    before asking again. The next generation is built on the first ask after
+    the close, from every result of the closed one. Tells may arrive in any
+    order and in any grouping; the run is the same.
 
 ``state_dict()`` / ``load_state_dict()`` capture everything (RNG included), so a
 study resumed in another process continues exactly as if uninterrupted.
@@ -38,13 +50,14 @@ OPTIMIZERS: Registry[type["Optimizer"]] = Registry("optimizer")
 
 
 def sanitize(values: np.ndarray) -> np.ndarray:
-    """Values as float64 with ``nan`` mapped to ``+inf`` (the worst value).
+    """Values as float64 with every non-finite value (``nan``, ``+inf``, ``-inf``) mapped to ``+inf``.
 
-    ``-inf`` is kept: a genuinely unbounded minimum is the best possible value.
-    ``nan`` is treated as a failure.
+    A non-finite value is a failed trial, the worst value: ``-inf`` is not
+    "the best possible" (in a maximising study it is an objective returning
+    ``+inf``, almost always a bug).
     """
-    v = np.asarray(values, dtype=float).copy()
-    v[np.isnan(v)] = np.inf
+    v = np.array(values, dtype=float)
+    v[~np.isfinite(v)] = np.inf
     return v
 
 
@@ -114,11 +127,34 @@ class Optimizer:
     def _observe(self, tags: list[Any], X: np.ndarray, values: np.ndarray) -> None:
         """Learn from told results (``values`` already sanitized)."""
 
-    # --- vectorized core ------------------------------------------------------
+    # --- array core -------------------------------------------------------------
     def ask_batch(self, n: int = 1) -> tuple[np.ndarray, np.ndarray]:
-        """``n`` new candidates: ids (int64, shape ``(n,)``) and points (float64, shape ``(n, d)``)."""
-        if n < 1:
+        """Up to ``n`` new candidates: ids (int64, shape ``(m,)``) and points (float64, shape ``(m, d)``).
+
+        ``m == n`` except for a :class:`PopulationOptimizer`, which gives fewer
+        (possibly none) while its open generation waits for tells.
+        """
+        if int(n) < 1:
             raise ConfigError(f"ask needs n >= 1, got {n}")
+        return self._ask(int(n))
+
+    def tell_batch(self, ids: np.ndarray, values: np.ndarray) -> None:
+        """Record results for candidates ``ids``; non-finite values (``nan``, ``+-inf``) count as worst."""
+        ids = np.asarray(ids, dtype=np.int64).reshape(-1)
+        values = sanitize(np.asarray(values, dtype=float).reshape(-1))
+        if ids.shape != values.shape:
+            raise ConfigError(f"tell needs one value per id, got {ids.size} ids and {values.size} values")
+        if ids.size == 0:
+            return
+        X = self._tell(ids, values)
+        self.n_told += ids.size
+        k = int(np.argmin(values))
+        if values[k] < self.best_value or self.best_x is None:
+            self.best_value = float(values[k])
+            self.best_x = X[k].copy()
+
+    def _ask(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Generic path: ``n`` proposals of :meth:`_propose`, one pending entry per id."""
         X, tags = self._propose(n)
         X = np.clip(np.asarray(X, dtype=float).reshape(n, self.dim), 0.0, 1.0)
         ids = np.arange(self._next_id, self._next_id + n, dtype=np.int64)
@@ -127,24 +163,16 @@ class Optimizer:
             self._pending[i] = (x, tag)
         return ids, X
 
-    def tell_batch(self, ids: np.ndarray, values: np.ndarray) -> None:
-        """Record results for candidates ``ids``; ``nan``/``inf`` values count as worst."""
-        ids = np.asarray(ids, dtype=np.int64).reshape(-1)
-        values = sanitize(np.asarray(values, dtype=float).reshape(-1))
-        if ids.shape != values.shape:
-            raise ConfigError(f"tell needs one value per id, got {ids.size} ids and {values.size} values")
-        unknown = [int(i) for i in ids if int(i) not in self._pending]
-        if unknown:
-            raise ConfigError(f"tell got ids that were never asked or were already told: {unknown}")
-        popped = [self._pending.pop(int(i)) for i in ids]
+    def _tell(self, ids: np.ndarray, values: np.ndarray) -> np.ndarray:
+        """Generic path: pop the pending entries, call :meth:`_observe`; returns the told points ``(m, d)``."""
+        id_list = ids.tolist()
+        unknown = [i for i in id_list if i not in self._pending]
+        if unknown or len(set(id_list)) != len(id_list):
+            raise ConfigError(f"tell got ids that were never asked, were already told or repeat: {unknown or id_list}")
+        popped = [self._pending.pop(i) for i in id_list]
         X = np.stack([p[0] for p in popped])
-        tags = [p[1] for p in popped]
-        self.n_told += len(ids)
-        k = int(np.argmin(values))
-        if values[k] < self.best_value or self.best_x is None:
-            self.best_value = float(values[k])
-            self.best_x = X[k].copy()
-        self._observe(tags, X, values)
+        self._observe([p[1] for p in popped], X, values)
+        return X
 
     # --- convenience wrappers ---------------------------------------------------
     def ask(self, n: int = 1) -> list[Candidate]:
@@ -202,20 +230,27 @@ class Optimizer:
 
 
 class PopulationOptimizer(Optimizer):
-    """Generation-by-generation optimizer.
+    """Generation-by-generation optimizer (see "The generation rule" in the module docstring).
 
     Subclasses implement :meth:`_new_generation`, returning the proposals of the
     next generation (float64, shape ``(k, d)``; slot ``j`` is row ``j``), and
-    :meth:`_record`, called once per told result of the *current* generation.
+    :meth:`_record`, called with every told result of the open generation.
     ``self.generation`` counts generations started (the initial population is
-    generation 0). Results told after their generation was closed only update
-    the best point (the base class does that).
+    generation 0). When :meth:`_new_generation` runs, every member of the
+    previous generation has been told and recorded.
 
     Args:
         pop_size: agents (or individuals) per generation, >= 2.
     """
 
-    _base_state_keys: ClassVar[tuple[str, ...]] = ("generation", "_queue", "_queue_pos", "_gen_told")
+    _base_state_keys: ClassVar[tuple[str, ...]] = (
+        "generation",
+        "_queue",
+        "_queue_pos",
+        "_gen_told",
+        "_gen_first_id",
+        "_told_mask",
+    )
 
     def __init__(self, dim: int, *, budget: int = 100, seed: int | None = None, pop_size: int = 20) -> None:
         super().__init__(dim, budget=budget, seed=seed)
@@ -226,6 +261,8 @@ class PopulationOptimizer(Optimizer):
         self._queue = np.empty((0, self.dim))
         self._queue_pos = 0
         self._gen_told = 0
+        self._gen_first_id = 0
+        self._told_mask = np.zeros(0, dtype=bool)
 
     @property
     def max_generations(self) -> int:
@@ -234,33 +271,46 @@ class PopulationOptimizer(Optimizer):
         generation still counts, so a schedule never ends before the budget does)."""
         return max(1, -(-(self.budget - self.pop_size) // self.pop_size))
 
+    @property
+    def n_waiting(self) -> int:
+        """Members of the open generation handed out and not told yet."""
+        return self._queue_pos - self._gen_told
+
     def _new_generation(self) -> np.ndarray:
         raise NotImplementedError
 
     def _record(self, slots: np.ndarray, X: np.ndarray, values: np.ndarray) -> None:
         raise NotImplementedError
 
-    def _propose(self, n: int) -> tuple[np.ndarray, list[Any]]:
-        rows, tags = [], []
-        while len(rows) < n:
-            if self._queue_pos >= len(self._queue):
-                self.generation += 1
-                self._queue = np.asarray(self._new_generation(), dtype=float)
-                self._queue_pos = 0
-                self._gen_told = 0
-            take = min(n - len(rows), len(self._queue) - self._queue_pos)
-            for j in range(self._queue_pos, self._queue_pos + take):
-                rows.append(self._queue[j])
-                tags.append((self.generation, j))
-            self._queue_pos += take
-        return np.stack(rows), tags
+    def _ask(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        if self._queue_pos >= len(self._queue):
+            if self._gen_told < len(self._queue):  # generation still open: wait for its tells
+                return np.empty(0, dtype=np.int64), np.empty((0, self.dim))
+            self.generation += 1
+            queue = np.clip(np.asarray(self._new_generation(), dtype=float), 0.0, 1.0)
+            self._queue = queue.reshape(-1, self.dim)
+            self._queue_pos = 0
+            self._gen_told = 0
+            self._gen_first_id = self._next_id
+            self._told_mask = np.zeros(len(self._queue), dtype=bool)
+        lo = self._queue_pos
+        hi = min(lo + n, len(self._queue))
+        self._queue_pos = hi
+        ids = np.arange(self._gen_first_id + lo, self._gen_first_id + hi, dtype=np.int64)
+        self._next_id = self._gen_first_id + hi
+        return ids, self._queue[lo:hi].copy()
 
-    def _observe(self, tags: list[Any], X: np.ndarray, values: np.ndarray) -> None:
-        current = np.array([g == self.generation for g, _ in tags], dtype=bool)
-        if current.any():
-            slots = np.array([s for (g, s) in tags if g == self.generation], dtype=np.int64)
-            self._gen_told += int(current.sum())
-            self._record(slots, X[current], values[current])
+    def _tell(self, ids: np.ndarray, values: np.ndarray) -> np.ndarray:
+        slots = ids - self._gen_first_id
+        ok = (slots >= 0) & (slots < self._queue_pos)
+        if not ok.all() or self._told_mask[slots].any() or np.unique(slots).size != slots.size:
+            bad = ids[~ok].tolist() or [int(i) for i in ids if self._told_mask[i - self._gen_first_id]] or ids.tolist()
+            raise ConfigError(f"tell got ids that were never asked, were already told or repeat: {bad}")
+        self._told_mask[slots] = True
+        self._gen_told += slots.size
+        X = self._queue[slots]
+        self._record(slots, X, values)
+        return X
 
     def state_dict(self) -> dict[str, Any]:
         state = super().state_dict()

@@ -45,8 +45,9 @@ Generations
 
            child_l = b2_l if c1 <= l < c2 else b1_l                         GA-(3)
 
-       Otherwise (probability ``1 - p_c``) the child is a copy of parent 1 or
-       parent 2, each with probability 1/2.
+       Otherwise (probability ``1 - p_c``) the child is a copy of a member of
+       ``P`` drawn uniformly (the paper's ``select_random_chromosome()``), not
+       of a tournament winner.
     3. **Bit-flip mutation**: every bit flips independently with probability
        ``p_m(g)``::
 
@@ -76,7 +77,17 @@ Selection (elitism plus rank selection)
 
 All randomness comes from ``self.rng``; the draws per generation are made in a
 fixed order and for every child, whether or not it crosses over, so a resumed
-study repeats exactly.
+study repeats exactly. Generation 0: ``integers(0, 2, (N, L))``. Generation
+``g >= 1``: (from ``g = 2``) the rank-selection ``choice``; then
+``random((N, N))`` (tournament keys of parent 1: the ``k`` members with the
+smallest keys enter), ``random((N, N))`` (parent 2's keys, parent 1's set to
+``inf``), ``random(N)`` (crossover if ``< p_c``), ``integers(0, L + 1, N)`` and
+``integers(0, L, N)`` (cut points), ``integers(0, N, N)`` (the member copied
+when there is no crossover), ``random((N, L))`` (mutation).
+
+Generation rule: a generation closes when all ``N`` children are told, so
+selection always ranks every child by its own value (a failed one as
+``+inf``).
 """
 
 from __future__ import annotations
@@ -323,8 +334,7 @@ class GeneticAlgorithm(PopulationOptimizer):
         cross = rng.random(n) < self.p_c
         cut1, cut2 = draw_cut_points(rng, n, L)
         crossed = segment_crossover(p1, p2, cut1, cut2)  # GA-(3)
-        pick_p2 = rng.random(n) < 0.5
-        copied = np.where(pick_p2[:, None], p2, p1)
+        copied = self.population_[rng.integers(0, pop, size=n)]  # no crossover: a uniformly random member
         children = np.where(cross[:, None], crossed, copied)
         # Bit-flip mutation at the decayed rate.
         p_m = mutation_rate(g, self.max_generations, self.p_m0, self.p_m_min)  # GA-(5)
