@@ -214,10 +214,33 @@ def test_cli_features_extract_and_cache_commands(tiny_corpus: Path, tmp_path: Pa
 
 
 @pytest.mark.slow
-def test_outer_folds_by_speaker_pool_every_clip_once(shared_data: Path, tmp_path: Path):
-    """The default speech protocol: outer group k-fold, nested validation speakers, pooled test predictions."""
+def test_outer_folds_by_speaker_pool_every_clip_once(shared_data: Path, tmp_path: Path, monkeypatch):
+    """The default speech protocol: outer group k-fold, nested validation speakers, pooled test predictions.
+
+    A spy on ``SpeechInputs.build`` and on the trainer records every fit: the
+    search never sees a fold's test clips, and each fold's final retrain trains
+    on train + validation only, without validation data (so it cannot stop early).
+    """
+    import emotune.training
     from emotune.data import load_dataset, load_split
+    from emotune.experiments import speech_inputs
     from emotune.experiments.tune import run_tune
+
+    builds, fits = [], []
+    original_build, original_train = speech_inputs.SpeechInputs.build, emotune.training.train
+
+    def build_spy(self, train_idx, eval_idx, params):
+        builds.append((set(map(int, train_idx)), set(map(int, eval_idx))))
+        return original_build(self, train_idx, eval_idx, params)
+
+    def train_spy(model, train_split, val, config, **kw):
+        result = original_train(model, train_split, val, config, **kw)
+        fits.append({"val": val is not None, "epochs": config.epochs, "run": len(result.history),
+                     "stop": result.stop_reason})
+        return result
+
+    monkeypatch.setattr(speech_inputs.SpeechInputs, "build", build_spy)
+    monkeypatch.setattr(emotune.training, "train", train_spy)
 
     out = tmp_path / "run"
     config = TuneConfig(
@@ -234,15 +257,21 @@ def test_outer_folds_by_speaker_pool_every_clip_once(shared_data: Path, tmp_path
         fold = out / f"fold_{k}"
         for name in ("trials.csv", "result.json", "report.md", "model/bundle.json"):
             assert (fold / name).is_file(), (k, name)
-        parts = load_split(fold / "split.json") if (fold / "split.json").is_file() else None
+        parts = load_split(fold / "split.json")  # every fold writes its own train / val / test ids
         test_ids = load_split(out / "split.json")[f"fold_{k}_test"]
+        assert sorted(parts["test"]) == sorted(test_ids)
         fold_result = json.loads((fold / "result.json").read_text())
         assert fold_result["data"]["n_test"] == len(test_ids)
+        assert fold_result["data"]["n_train"] == len(parts["train"]) and fold_result["data"]["n_val"] == len(parts["val"])
         tested += test_ids
-        assert parts is None or not ({actors[i] for i in parts["test"]} & {actors[i] for i in parts["train"]})
+        spk = {part: {actors[i] for i in parts[part]} for part in ("train", "val", "test")}
+        assert all(spk.values()), k
+        assert not spk["train"] & spk["val"] and not spk["train"] & spk["test"] and not spk["val"] & spk["test"], k
+        assert len(parts["train"]) + len(parts["val"]) + len(parts["test"]) == 150
     assert len(tested) == len(set(tested)) == 150  # every clip tested exactly once
     per_fold_speakers = [{actors[i] for i in load_split(out / "split.json")[f"fold_{k}_test"]} for k in (1, 2, 3)]
-    assert not (per_fold_speakers[0] & per_fold_speakers[1]) and not (per_fold_speakers[1] & per_fold_speakers[2])
+    for a, b in ((0, 1), (0, 2), (1, 2)):  # test speakers of every pair of folds
+        assert not per_fold_speakers[a] & per_fold_speakers[b], (a, b)
 
     saved = json.loads((out / "result.json").read_text())
     assert saved["data"]["n_test"] == 150
@@ -253,3 +282,18 @@ def test_outer_folds_by_speaker_pool_every_clip_once(shared_data: Path, tmp_path
     rows = (out / "trials.csv").read_text().splitlines()
     assert rows[0].startswith("fold,") and len(rows) == 1 + 3 * 2
     assert "Mean and spread over outer folds" in (out / "report.md").read_text()
+
+    # spies: per fold 2 search fits (validation on the fold's val ids) then the final retrain on train + val
+    ids = load_dataset("crema-d", shared_data / CREMA, limit=150, seed=0).ids
+    index = {i: n for n, i in enumerate(ids)}
+    assert len(builds) == len(fits) == 3 * 3 + 1  # + the model kept, retrained on all data
+    for k in (1, 2, 3):
+        parts = {p: {index[i] for i in v} for p, v in load_split(out / f"fold_{k}" / "split.json").items()}
+        search, final = builds[(k - 1) * 3:(k - 1) * 3 + 2], builds[(k - 1) * 3 + 2]
+        for train_idx, eval_idx in search:
+            assert not (train_idx | eval_idx) & parts["test"], f"fold {k}: the search saw a test clip"
+        assert final[0] == parts["train"] | parts["val"] and final[1] == parts["test"]
+        retrain = fits[(k - 1) * 3 + 2]
+        assert not retrain["val"] and retrain["run"] == retrain["epochs"] and retrain["stop"] == "completed"
+    second = [[r for r in rows[1:] if r.startswith(f"{k},")][1].split(",", 3)[3] for k in (1, 2, 3)]
+    assert len(set(second)) == 3, "each outer fold must search its own population (derived seed)"
