@@ -130,6 +130,10 @@ def _load(config: TuneConfig):
             max_len=config.max_len, cache=cache, seed=config.seed, progress=config.progress,
         )
         return dataset, inputs
+    if config.task == "face":
+        from emotune.experiments.face_inputs import load_face
+
+        return load_face(config)
     from emotune.experiments.speech_inputs import load_speech
 
     return load_speech(config)
@@ -413,6 +417,10 @@ def _baselines(config, dataset, inputs, y, dev_idx, test_idx, labels) -> list[di
             proba = embedding_logreg(vectors[dev_idx], y[dev_idx], vectors[test_idx], seed=config.seed)
             rows.append({"name": "minilm_logreg", **classification_metrics(y[test_idx], proba, labels),
                          "_proba": proba})
+    elif config.task == "face":
+        from emotune.experiments.face_inputs import face_baselines
+
+        rows += face_baselines(config, dataset, inputs, y, dev_idx, test_idx, labels)
     else:
         from emotune.experiments.speech_baselines import speech_baselines
 

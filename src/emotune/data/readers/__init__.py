@@ -3,7 +3,7 @@
 Importing this package registers ``csv``, ``tsv``, ``jsonl``, ``mr``, ``sst2``,
 ``folder`` and ``tweets`` (text), and ``ravdess``, ``crema-d``, ``tess``, ``savee``,
 ``iemocap``, ``audio-folder`` and ``audio-csv`` (speech; labels in the common
-vocabulary of :mod:`emotune.data.labels`).
+vocabulary of :mod:`emotune.data.labels`), and ``ckplus`` and ``image-folder`` (face images).
 """
 
 from __future__ import annotations
@@ -21,5 +21,7 @@ from emotune.data.readers import savee  # noqa: F401
 from emotune.data.readers import iemocap  # noqa: F401
 from emotune.data.readers import audio_folder  # noqa: F401
 from emotune.data.readers import audio_csv  # noqa: F401
+from emotune.data.readers import ckplus  # noqa: F401  (face images)
+from emotune.data.readers import image_folder  # noqa: F401
 
 __all__ = ["READERS", "Reader", "ReadOptions", "BadRowLog"]
