@@ -96,10 +96,10 @@ def test_line_numbers_survive_multiline_fields(tmp_path: Path) -> None:
 def test_undecodable_line_names_line_and_suggests_encoding(tmp_path: Path) -> None:
     f = _write(tmp_path / "l1.csv", "text,label\nplain,a\ncaf\u00e9 cr\u00e8me,b\nok,b\n", encoding="latin-1")
     with pytest.raises(DatasetError) as err:
-        load_dataset("csv", f)
+        load_dataset("csv", f, encoding="utf-8")  # declared wrongly: the user asked for it
     assert f"{f}, line 3, field '(line)'" in str(err.value)
-    assert "latin-1" in str(err.value)
-    skipped = load_dataset("csv", f, on_bad_rows="skip")
+    assert "--encoding" in str(err.value) and "latin-1" in str(err.value)
+    skipped = load_dataset("csv", f, on_bad_rows="skip", encoding="utf-8")
     assert skipped.texts == ["plain", "ok"] and skipped.skipped[0].line == 3
 
 
@@ -109,9 +109,54 @@ def test_latin1_decoding_with_declared_encoding(tmp_path: Path) -> None:
     assert ds.texts == ["plain", "caf\u00e9 cr\u00e8me"]
 
 
+def test_latin1_file_is_detected_and_no_accented_row_is_lost(tmp_path: Path) -> None:
+    rows = ["plain", "caf\u00e9 cr\u00e8me", "na\u00efve \u00e0 la fa\u00e7on", "\u00c9t\u00e9 ni\u00f1o"]
+    f = _write(tmp_path / "l1.csv", "text,label\n" + "".join(f"{t},{'ab'[i % 2]}\n" for i, t in enumerate(rows)),
+               encoding="latin-1")
+    for mode in ("error", "skip"):
+        ds = load_dataset("csv", f, on_bad_rows=mode)
+        assert ds.texts == rows and ds.skipped == []
+    assert "not valid UTF-8" in ds.source and "line 3" in ds.source and "--encoding" in ds.source
+
+
+def test_real_latin1_file_embedded_tweets_is_detected() -> None:
+    from emotune.data.readers.tweets import embedded_tweets_path
+
+    path = embedded_tweets_path()
+    ds = load_dataset("csv", path, label_col="sentiment", on_bad_rows="error")
+    assert len(ds) == 38158 and not ds.skipped
+    assert "latin-1" in ds.source and "not valid UTF-8" in ds.source
+    # the same rows as the tweets reader, which declares the file's encoding
+    assert ds.texts[:200] == load_dataset("tweets").texts[:200]
+
+
 def test_utf8_bom_is_dropped(tmp_path: Path) -> None:
     f = _write(tmp_path / "bom.csv", "\ufefftext,label\nx,a\ny,b\n")
-    assert load_dataset("csv", f).texts == ["x", "y"]
+    ds = load_dataset("csv", f)
+    assert ds.texts == ["x", "y"] and "byte-order mark" in ds.source
+
+
+def test_utf16_is_refused_with_advice(tmp_path: Path) -> None:
+    f = tmp_path / "u16.csv"
+    f.write_bytes("text,label\nx,a\ny,b\n".encode("utf-16"))
+    with pytest.raises(DatasetError, match="UTF-16.*convert it to UTF-8"):
+        load_dataset("csv", f)
+
+
+@pytest.mark.parametrize("bad", ["ab\x00cd", "tab\tok but \x07bell", "del\x7f"])
+def test_nul_and_control_bytes_are_bad_rows(tmp_path: Path, bad: str) -> None:
+    f = _write(tmp_path / "c.csv", f"text,label\nfine,a\n{bad},b\nalso fine,b\n")
+    with pytest.raises(DatasetError) as err:
+        load_dataset("csv", f)
+    assert f"{f}, line 3, field 'text'" in str(err.value) and "U+00" in str(err.value)
+    ds = load_dataset("csv", f, on_bad_rows="skip")
+    assert ds.texts == ["fine", "also fine"] and len(ds.skipped) == 1
+    assert "NUL" in ds.skipped[0].reason if "\x00" in bad else "control character" in ds.skipped[0].reason
+
+
+def test_tabs_and_newlines_inside_text_are_allowed(tmp_path: Path) -> None:
+    f = _write(tmp_path / "ok.csv", 'text,label\n"two\nlines\tand a tab",a\nx,b\n')
+    assert load_dataset("csv", f).texts == ["two\nlines\tand a tab", "x"]
 
 
 def test_tsv_has_no_quoting(tmp_path: Path) -> None:

@@ -87,6 +87,15 @@ def write_report(run_dir: str | Path, result: dict[str, Any], trials: Sequence[d
             )
             + "\n"
         )
+        if data.get("source"):
+            lines.append(f"Source: {data['source']}.\n")
+        dup = data.get("duplicates")
+        if dup and dup.get("groups"):
+            lines.append(
+                f"Duplicates: {dup['removed']} rows removed before the split ({dup['groups']} texts occurred more than "
+                f"once, {dup['conflicting']} with conflicting labels; {dup['relabelled']} kept copies took the majority "
+                f"label, {dup['ties_dropped']} tied texts were dropped). `--keep-duplicates` keeps them.\n"
+            )
         for bad in data.get("skipped_examples", [])[:10]:
             lines.append(f"- skipped: {bad}")
         if data.get("skipped_examples"):

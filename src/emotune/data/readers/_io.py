@@ -17,7 +17,16 @@ from typing import Any, Iterable, Iterator
 from emotune.data.readers._base import BadRowLog
 from emotune.exceptions import ConfigError, DatasetError
 
-__all__ = ["read_bytes", "choose_encoding", "decode_lines", "iter_table", "iter_jsonl", "LINE_FIELD"]
+__all__ = [
+    "read_bytes",
+    "choose_encoding",
+    "detect_encoding",
+    "decode_lines",
+    "iter_table",
+    "iter_jsonl",
+    "text_problem",
+    "LINE_FIELD",
+]
 
 #: ``BadRow.field`` for a problem with the whole line (undecodable, malformed).
 LINE_FIELD = "(line)"
@@ -51,6 +60,53 @@ def choose_encoding(data: bytes, encoding: str | None, *, default: str = "utf-8"
     return default
 
 
+def detect_encoding(data: bytes) -> tuple[str, str | None]:
+    """The encoding of ``data`` when the user named none, and a note when it is not plain UTF-8.
+
+    Rules, in order: a UTF-8 byte-order mark means UTF-8 (the mark is dropped); a UTF-16/32 mark is an
+    error (line-based reading); bytes that decode as UTF-8 are UTF-8; otherwise the file is read as
+    Windows-1252 (Latin-1 plus typographic quotes in 0x80-0x9F) when every byte is defined there, else as
+    Latin-1 (ISO-8859-1, which decodes any byte). The note names the first byte that is not UTF-8, so a
+    user can check the guess and pass ``--encoding`` (config key ``encoding``) to override it.
+
+    Returns:
+        ``(encoding, note)``; ``note`` is ``None`` for plain UTF-8.
+    """
+    if data.startswith(codecs.BOM_UTF8):
+        return "utf-8", "UTF-8 with a byte-order mark (dropped)"
+    if data.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise DatasetError("the file starts with a UTF-16/UTF-32 byte-order mark; convert it to UTF-8 "
+                           "(e.g. `iconv -f UTF-16 -t UTF-8`), line-based reading needs an ASCII-compatible encoding")
+    try:
+        data.decode("utf-8")
+        return "utf-8", None
+    except UnicodeDecodeError as err:
+        line = data.count(b"\n", 0, err.start) + 1
+        where = f"byte {data[err.start:err.start + 1]!r} on line {line}"
+    try:
+        data.decode("cp1252")
+        chosen = "cp1252"
+    except UnicodeDecodeError:
+        chosen = "latin-1"
+    return chosen, (f"not valid UTF-8 ({where}); read as {chosen} (Latin-1 family). "
+                    "Pass --encoding (config key encoding) if that is wrong")
+
+
+def text_problem(text: str) -> str | None:
+    """Why ``text`` cannot be a sample's text, or ``None``: a NUL or another ASCII control byte.
+
+    Tabs, newlines and carriage returns are allowed; every other C0 control (U+0000-U+001F) and DEL
+    (U+007F) is not: such a text is binary junk or a broken export, and tokenizers would drop or keep
+    it silently. C1 controls (U+0080-U+009F) are left alone: Latin-1 decodes stray high bytes (e.g. the
+    embedded tweets' mangled emoji) to them, and that is a matter of the file's encoding, not of the row.
+    """
+    for col, ch in enumerate(text, 1):
+        if (ch < " " and ch not in "\t\n\r") or ch == "\x7f":
+            name = "NUL byte" if ch == "\0" else "control character"
+            return f"text holds a {name} U+{ord(ch):04X} at column {col}"
+    return None
+
+
 def decode_lines(data: bytes, encoding: str, *, file: Path, log: BadRowLog) -> Iterator[tuple[int, str]]:
     """Decode ``data`` line by line.
 
@@ -75,7 +131,7 @@ def decode_lines(data: bytes, encoding: str, *, file: Path, log: BadRowLog) -> I
                 i + 1,
                 LINE_FIELD,
                 f"cannot decode byte(s) {bad!r} at column {err.start + 1} as {encoding}; "
-                "pass encoding=... with the file's real encoding (e.g. 'latin-1')",
+                "pass the file's real encoding with --encoding (config key encoding, e.g. latin-1)",
             )
             continue
         if i == 0 and text.startswith("\ufeff"):

@@ -16,7 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from emotune.data.readers._base import READERS, BadRowLog, ReadOptions, require_path
-from emotune.data.readers._io import LINE_FIELD, read_bytes
+from emotune.data.readers._io import LINE_FIELD, read_bytes, text_problem
 from emotune.data.schema import Dataset, Sample
 from emotune.exceptions import DatasetError
 
@@ -48,12 +48,15 @@ def read_folder(path: Path | None, options: ReadOptions) -> Dataset:
                 log.add(
                     file, line, LINE_FIELD,
                     f"cannot decode byte(s) {data[err.start:err.end]!r} as {encoding}; "
-                    "pass encoding=... with the file's real encoding (e.g. 'latin-1')",
+                    "pass the file's real encoding with --encoding (config key encoding, e.g. latin-1)",
                 )
                 continue
             text = text.lstrip("\ufeff").strip()
             if not text:
                 log.add(file, 0, "text", "empty file")
+                continue
+            if problem := text_problem(text):
+                log.add(file, 0, "text", problem)
                 continue
             rel = file.relative_to(class_dir).as_posix()
             samples.append(Sample(id=f"{label}/{rel}", label=label, text=text))

@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from emotune.data.readers._base import READERS, BadRowLog, ReadOptions, require_path
-from emotune.data.readers._io import choose_encoding, decode_lines, read_bytes
+from emotune.data.readers._io import choose_encoding, decode_lines, read_bytes, text_problem
 from emotune.data.schema import Dataset, Sample
 from emotune.exceptions import DatasetError
 
@@ -48,6 +48,9 @@ def read_mr(path: Path | None, options: ReadOptions) -> Dataset:
             text = text.strip()
             if not text:
                 log.add(file, line, "text", "empty text")
+                continue
+            if problem := text_problem(text):
+                log.add(file, line, "text", problem)
                 continue
             samples.append(Sample(id=f"{file_name}:{line}", label=label, text=text))
     return Dataset(name="mr", samples=samples, skipped=log.finish(), source=f"{folder} ({'; '.join(used)})")

@@ -18,7 +18,7 @@ import csv
 from pathlib import Path
 
 from emotune.data.readers._base import READERS, BadRowLog, ReadOptions, require_path
-from emotune.data.readers._io import iter_table
+from emotune.data.readers._io import iter_table, text_problem
 from emotune.data.schema import Dataset, Sample
 from emotune.exceptions import DatasetError
 
@@ -58,6 +58,9 @@ def read_sst2(path: Path | None, options: ReadOptions) -> Dataset:
             text = rec["sentence"].strip()
             if not text:
                 log.add(file, line, "sentence", "empty text")
+                continue
+            if problem := text_problem(text):
+                log.add(file, line, "sentence", problem)
                 continue
             raw = rec["label"].strip()
             if not raw:

@@ -3,7 +3,9 @@
 ``data_dir`` is the file itself. Columns are named by ``text_col``, ``label_col``
 and ``group_col``; every other column is kept in ``Sample.extra``. Sample ids are
 ``"<file name>:<line>"``. TSV files are read without quoting (a ``"`` is text).
-Default encoding: UTF-8 (a byte-order mark is dropped).
+Without ``encoding`` the file's encoding is detected (UTF-8, UTF-8 with a byte-order mark, else
+Windows-1252/Latin-1; see :func:`~emotune.data.readers._io.detect_encoding`) and the guess is named in
+``Dataset.source``. A text holding a NUL or another control character is a bad row.
 """
 
 from __future__ import annotations
@@ -13,13 +15,20 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from emotune.data.readers._base import READERS, BadRowLog, ReadOptions, require_path
-from emotune.data.readers._io import iter_jsonl, iter_table
+from emotune.data.readers._io import detect_encoding, iter_jsonl, iter_table, read_bytes, text_problem
 from emotune.data.schema import Dataset, Sample
 from emotune.exceptions import DatasetError
 
 __all__ = ["read_csv", "read_tsv", "read_jsonl", "record_to_sample", "check_columns"]
 
-_DEFAULT_ENCODING = "utf-8"
+
+
+def resolve_encoding(path: Path, options: ReadOptions) -> tuple[str, str]:
+    """The encoding to read ``path`` with, and how it was chosen, in words."""
+    if options.encoding is not None:
+        return options.encoding, options.encoding
+    encoding, note = detect_encoding(read_bytes(path))
+    return encoding, encoding if note is None else f"{encoding}: {note}"
 
 
 def check_columns(path: Path, columns: Iterable[str], options: ReadOptions) -> None:
@@ -58,6 +67,10 @@ def record_to_sample(
     if raw_text is None or not raw_text.strip():
         log.add(path, line, options.text_col, "empty text" if raw_text is not None else "missing text")
         return None
+    problem = text_problem(raw_text)
+    if problem:
+        log.add(path, line, options.text_col, problem)
+        return None
     label = _as_str(record.get(options.label_col))
     if not label:
         log.add(path, line, options.label_col, "missing label")
@@ -77,12 +90,12 @@ def _read_delimited(name: str, path: Path | None, options: ReadOptions, *, delim
     path = require_path(path, name, f"a .{name} file with a header row")
     if path.is_dir():
         raise DatasetError(f"dataset {name!r}: {path} is a folder; data_dir must be the .{name} file itself")
-    encoding = options.encoding or _DEFAULT_ENCODING
+    encoding, how = resolve_encoding(path, options)
     log = BadRowLog(options.on_bad_rows)
     columns, records = iter_table(path, encoding, log, delimiter=delimiter, quoting=quoting)
     check_columns(path, columns, options)
     samples = [s for line, rec in records if (s := record_to_sample(path, line, rec, options, log)) is not None]
-    return Dataset(name=name, samples=samples, skipped=log.finish(), source=f"{path} ({encoding})")
+    return Dataset(name=name, samples=samples, skipped=log.finish(), source=f"{path} ({how})")
 
 
 @READERS.register("csv")
@@ -103,7 +116,7 @@ def read_jsonl(path: Path | None, options: ReadOptions) -> Dataset:
     path = require_path(path, "jsonl", "a .jsonl file with one JSON object per line")
     if path.is_dir():
         raise DatasetError(f"dataset 'jsonl': {path} is a folder; data_dir must be the .jsonl file itself")
-    encoding = options.encoding or _DEFAULT_ENCODING
+    encoding, how = resolve_encoding(path, options)
     log = BadRowLog(options.on_bad_rows)
     samples: list[Sample] = []
     checked = False
@@ -116,4 +129,4 @@ def read_jsonl(path: Path | None, options: ReadOptions) -> Dataset:
             samples.append(sample)
     if not checked and not log.rows:
         raise DatasetError(f"{path} is empty: expected one JSON object per line")
-    return Dataset(name="jsonl", samples=samples, skipped=log.finish(), source=f"{path} ({encoding})")
+    return Dataset(name="jsonl", samples=samples, skipped=log.finish(), source=f"{path} ({how})")

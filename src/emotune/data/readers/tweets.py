@@ -18,7 +18,7 @@ import importlib.util
 from pathlib import Path
 
 from emotune.data.readers._base import READERS, BadRowLog, ReadOptions, require_path
-from emotune.data.readers._io import iter_table
+from emotune.data.readers._io import iter_table, text_problem
 from emotune.data.schema import Dataset, Sample
 from emotune.exceptions import DatasetError
 
@@ -63,6 +63,9 @@ def read_tweets(path: Path | None, options: ReadOptions) -> Dataset:
         text = rec["text"].strip()
         if not text:
             log.add(file, line, "text", "empty text")
+            continue
+        if problem := text_problem(text):
+            log.add(file, line, "text", problem)
             continue
         raw = rec["sentiment"].strip().lower()
         if not raw:
