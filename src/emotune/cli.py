@@ -121,6 +121,17 @@ def tune(
     seed: Optional[int] = typer.Option(None, help="Seed of everything."),
     out: Optional[str] = typer.Option(None, help="Run directory."),
     no_progress: bool = typer.Option(False, "--no-progress", help="Hide progress bars."),
+    resume: Optional[Path] = typer.Option(None, "--resume", help="Continue the stopped run in this folder with its saved config."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing run directory (default: refuse)."),
+    force: bool = typer.Option(False, "--force", help="With --resume: accept a changed config (the difference is shown)."),
+    executor: Optional[str] = typer.Option(None, help="Where trials run: serial (default), process or ray."),
+    jobs: Optional[int] = typer.Option(None, help="Trials at once (process workers or Ray tasks); --workers is feature extraction."),
+    trial_timeout: Optional[float] = typer.Option(None, "--trial-timeout", help="Fail a trial that runs longer than this many seconds."),
+    trial_cpus: Optional[float] = typer.Option(None, "--trial-cpus", help="CPU threads per trial (a Ray resource request with --executor ray)."),
+    trial_gpus: Optional[float] = typer.Option(None, "--trial-gpus", help="GPUs per trial (Ray resource request)."),
+    address: Optional[str] = typer.Option(None, help="Ray cluster: auto or HOST:PORT (default: start a local Ray)."),
+    device: Optional[str] = typer.Option(None, help="auto, cpu or cuda (auto: CUDA when torch sees it; one trial per GPU)."),
+    pruner: Optional[str] = typer.Option(None, help="Stop hopeless trials early: none, median, halving or hyperband."),
 ) -> None:
     """Tune a recognizer: search on validation, retrain, score once on the held-out test split."""
     from emotune.experiments.config import TuneConfig, load_config
@@ -138,12 +149,49 @@ def tune(
         overrides["encoding"] = encoding
     if keep_duplicates:
         overrides["keep_duplicates"] = True
+    overrides.update(_tune_overrides(executor=executor, jobs=jobs, trial_timeout=trial_timeout, trial_cpus=trial_cpus,
+                                     trial_gpus=trial_gpus, address=address, device=device, pruner=pruner))
+    from emotune.exceptions import StudyInterrupted
+
     try:
-        cfg = load_config(config, **overrides) if config is not None else TuneConfig.from_dict(overrides)
-        result = run_tune(cfg, console=console)
+        if resume is not None:
+            if overwrite:
+                raise EmotuneError("--resume and --overwrite exclude each other")
+            cfg, if_exists = _resume_config(resume, config, overrides, force), "resume"
+        else:
+            cfg = load_config(config, **overrides) if config is not None else TuneConfig.from_dict(overrides)
+            if_exists = "overwrite" if overwrite else "refuse"
+        result = run_tune(cfg, console=console, if_exists=if_exists)
+    except StudyInterrupted as exc:
+        console.print(f"[yellow]{exc}[/]")
+        raise typer.Exit(code=130)
     except EmotuneError as exc:
         _fail(exc)
     _print_result(result, Path(cfg.out))
+
+
+def _resume_config(run_dir: Path, config: Optional[Path], overrides: dict, force: bool):
+    """The saved config of ``run_dir`` with the flags given; a changed search is refused unless ``force``."""
+    from emotune.experiments.config import load_config
+    from emotune.experiments.study_setup import resume_diff
+
+    saved_path = run_dir / "config.yaml"
+    if not saved_path.exists():
+        raise EmotuneError(f"nothing to resume: {saved_path} does not exist")
+    if config is not None:
+        raise EmotuneError("--resume uses the run's saved config; do not pass --config as well")
+    if "out" in overrides and Path(overrides["out"]) != run_dir:
+        raise EmotuneError(f"--resume {run_dir} continues in that folder; --out {overrides['out']} differs")
+    saved = load_config(saved_path)
+    new = load_config(saved_path, **{**overrides, "out": str(run_dir)})
+    diff = resume_diff(saved.to_dict(), new.to_dict())
+    if diff:
+        shown = "\n".join(f"  {k}: saved {a!r} -> now {b!r}" for k, (a, b) in diff.items())
+        if not force:
+            raise EmotuneError(f"the config differs from the run's saved config:\n{shown}\nresume with the saved "
+                               f"settings (drop those flags), or pass --force to continue anyway")
+        console.print(f"[yellow]--force: resuming with a changed config:[/]\n{shown}")
+    return new
 
 
 def _print_result(result: dict, out: Path) -> None:
@@ -191,7 +239,7 @@ def demo(
         cfg = load_config(Path(str(path)), out=out, trials=trials)
         console.print(f"[bold]emotune demo[/]: {cfg.model} on {cfg.features} features of {cfg.limit} tweets, "
                       f"{cfg.trials} trials of {cfg.optimizer}")
-        result = run_tune(cfg, console=console)
+        result = run_tune(cfg, console=console, if_exists="overwrite")  # the demo folder is the demo's own
     except EmotuneError as exc:
         _fail(exc)
     _print_result(result, Path(out))
@@ -280,6 +328,44 @@ def _show_predictions(rows: list[dict], labels: list[str], jsonl: bool) -> None:
     console.print(table)
     if len(rows) > 200:
         console.print(f"... {len(rows) - 200} more rows (use --out to write them all)")
+
+
+@app.command("export")
+def export(
+    run_dir: Path = typer.Argument(..., help="A run directory of `emotune tune` (holds model/, config.yaml, split.json)."),
+    format: str = typer.Option("onnx", "--format", help="onnx (graph + preprocessing.json, checked) or emotune (one zip of the bundle)."),
+    quantize: Optional[str] = typer.Option(None, "--quantize", help="dynamic: also write an int8 model and its accuracy cost."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Export folder (onnx, default RUN/export) or .emotune file (default RUN/model.emotune)."),
+    samples: int = typer.Option(256, min=1, help="Test-split inputs for the parity check and the quantization cost."),
+) -> None:
+    """Export a run's model for other runtimes; ONNX is verified against PyTorch on the run's test inputs."""
+    try:
+        if format == "emotune":
+            from emotune.serving.bundle import pack_bundle
+
+            target = pack_bundle(run_dir / "model", out if out is not None else run_dir / "model.emotune")
+            console.print(f"wrote {target}")
+            return
+        if format != "onnx":
+            raise EmotuneError(f"--format must be onnx or emotune, got {format!r}")
+        from emotune.serving.export import export_onnx
+
+        report = export_onnx(run_dir, out, quantize=quantize, samples=samples)
+    except EmotuneError as exc:
+        _fail(exc)
+    folder = out if out is not None else run_dir / "export"
+    for name, size in report["files"].items():
+        console.print(f"{folder / name}: {_human_bytes(size)}")
+    q = report.get("quantization")
+    if q:
+        console.print(f"int8 dynamic: accuracy {q['int8']['accuracy']:.4f} vs fp32 {q['fp32']['accuracy']:.4f} "
+                      f"(cost {q['accuracy_cost'] * 100:+.2f} points) on {q['n_inputs']} test inputs, "
+                      f"agreement {q['agreement']:.4f}")
+    verdict = "ok" if report["passed"] else "FAILED"
+    sys.stdout.write(f"max_abs_diff {report['max_abs_diff']:.3e} over {report['n_inputs']} test inputs "
+                     f"(tolerance {report['tolerance']:.0e}): {verdict}\n")
+    if not report["passed"]:
+        raise typer.Exit(code=1)
 
 
 def _cache(cache_dir: Optional[Path]):

@@ -15,7 +15,8 @@ import yaml
 
 from emotune.exceptions import ConfigError
 
-__all__ = ["TuneConfig", "load_config", "save_config", "TEXT_FEATURES", "SPEECH_FEATURES"]
+__all__ = ["TuneConfig", "load_config", "save_config", "TEXT_FEATURES", "SPEECH_FEATURES", "FACE_FEATURES",
+           "MODALITIES", "FUSIONS"]
 
 TEXT_FEATURES = ("tokens", "word2vec", "minilm", "minilm_pooled")
 """Text inputs: token ids with a trainable embedding, the same initialised from
@@ -23,7 +24,19 @@ Word2Vec, frozen MiniLM token states (frames), or pooled MiniLM sentence vectors
 
 SPEECH_FEATURES = ("mfcc", "logmel", "egemaps", "egemaps_lld", "whisper", "whisper_pooled")
 
-_TASKS = ("text", "speech")
+FACE_FEATURES = ("mini_xception", "hog", "pixels", "landmarks")
+"""Face-image features (see :mod:`emotune.features.face_images`); the first is the default of task ``face``."""
+
+MODALITIES = ("audio", "face")
+"""Modalities of task ``multimodal`` (``face``: the per-clip Action Unit / OpenFace vector)."""
+
+FUSIONS = ("late_aquila", "late_equal", "stacking", "intermediate", "early")
+"""Fusion styles of task ``multimodal`` (see :mod:`emotune.models.fusion`)."""
+
+# task -> (default features, default model) when the config leaves the text defaults in place
+_TASK_DEFAULTS = {"face": ("mini_xception", "mlp"), "multimodal": ("egemaps", "mlp")}
+
+_TASKS = ("text", "speech", "face", "multimodal")
 _NORMALIZE = ("global", "speaker", "none")
 _ON_BAD = ("error", "skip")
 _TEXT_REFERENCES = ("tfidf_logreg", "minilm_logreg")
@@ -62,6 +75,9 @@ class TuneConfig:
     max_seconds: float = 8.0
     frame_pool: int = 1
     workers: int = 2
+    # multimodal (task "multimodal"): `features` are the audio features
+    modalities: list[str] = field(default_factory=lambda: ["audio", "face"])
+    fusion: str = "late_aquila"
     # model and search
     model: str = "sa_lstm"
     preset: str | None = None
@@ -93,6 +109,10 @@ class TuneConfig:
     progress: bool = True
 
     def __post_init__(self) -> None:
+        if self.task in _TASK_DEFAULTS:  # face/multimodal runs left with the text defaults get their own
+            features, model = _TASK_DEFAULTS[self.task]
+            self.features = features if self.features == "tokens" else self.features
+            self.model = model if self.model == "sa_lstm" else self.model
         self.validate()
 
     def validate(self) -> None:
@@ -101,7 +121,7 @@ class TuneConfig:
             raise ConfigError(f"task must be one of {_TASKS}, got {self.task!r}")
         if self.on_bad_rows not in _ON_BAD:
             raise ConfigError(f"on_bad_rows must be one of {_ON_BAD}, got {self.on_bad_rows!r}")
-        allowed = TEXT_FEATURES if self.task == "text" else SPEECH_FEATURES
+        allowed = {"text": TEXT_FEATURES, "face": FACE_FEATURES}.get(self.task, SPEECH_FEATURES)
         if self.features not in allowed:
             raise ConfigError(f"features for task {self.task!r} must be one of {allowed}, got {self.features!r}")
         if not 0.0 < self.test_size < 1.0:
@@ -131,6 +151,12 @@ class TuneConfig:
         bad_refs = [r for r in self.references if r not in _TEXT_REFERENCES]
         if bad_refs:
             raise ConfigError(f"references must be among {_TEXT_REFERENCES}, got {bad_refs}")
+        if self.task == "multimodal":
+            bad = [m for m in self.modalities if m not in MODALITIES]
+            if bad or len(set(self.modalities)) < 1:
+                raise ConfigError(f"modalities must be among {MODALITIES}, got {self.modalities!r}")
+            if self.fusion not in FUSIONS:
+                raise ConfigError(f"fusion must be one of {FUSIONS}, got {self.fusion!r}")
         if self.normalize not in _NORMALIZE:
             raise ConfigError(f"normalize must be one of {_NORMALIZE}, got {self.normalize!r}")
         if not (isinstance(self.max_seconds, (int, float)) and self.max_seconds > 0):

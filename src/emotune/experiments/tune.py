@@ -41,12 +41,20 @@ from emotune.experiments.run_files import (
     public_result,
     write_trials_csv,
 )
-from emotune.experiments.splitting import outer_splits, search_folds
+from emotune.experiments.splitting import fold_seed, outer_plan, search_folds
+from emotune.experiments.study_setup import (
+    load_fold_result,
+    make_executor_for,
+    make_pruner_for,
+    prepare_run_dir,
+    save_fold_result,
+    study_path,
+)
 
 __all__ = ["run_tune"]
 
 
-def run_tune(config: TuneConfig, *, console: Any = None) -> dict[str, Any]:
+def run_tune(config: TuneConfig, *, console: Any = None, if_exists: str = "refuse") -> dict[str, Any]:
     """Run the whole protocol and write the run directory ``config.out``. Returns ``result.json``'s content.
 
     With one outer split the run directory holds one search; with outer folds
@@ -59,6 +67,8 @@ def run_tune(config: TuneConfig, *, console: Any = None) -> dict[str, Any]:
 
     t_start = time.time()
     out = Path(config.out)
+    # an existing run directory: refused, resumed (trials, finished folds) or replaced, never silently mixed
+    prepare_run_dir(out, if_exists)
     out.mkdir(parents=True, exist_ok=True)
     seed_everything(config.seed)
     save_config(config, out / "config.yaml")
@@ -68,7 +78,8 @@ def run_tune(config: TuneConfig, *, console: Any = None) -> dict[str, Any]:
     labels = dataset.labels
     y = dataset.label_ids({name: i for i, name in enumerate(labels)})
     groups = np.array(dataset.groups) if any(dataset.groups) else None
-    splits = outer_splits(config, dataset, y, groups)
+    plan = outer_plan(config, dataset, y, groups)
+    splits = plan.splits
     ids = dataset.ids
     for train_idx, val_idx, test_idx, _ in splits:
         check_labels([labels[i] for i in y[np.concatenate([train_idx, val_idx])]], [labels[i] for i in y[test_idx]])
@@ -78,12 +89,12 @@ def run_tune(config: TuneConfig, *, console: Any = None) -> dict[str, Any]:
     inputs.prepare()
     set_training_threads(config.threads)
     run = dict(config=config, dataset=dataset, inputs=inputs, y=y, labels=labels, groups=groups, warning=warning,
-               say=say)
+               say=say, protocol_note=plan.note, outer_spec=plan.spec)
+    if plan.note:
+        say(f"[yellow]protocol[/] {plan.note}")
 
     if len(splits) == 1:
         train_idx, val_idx, test_idx, desc = splits[0]
-        save_split(out / "split.json", {part: [ids[i] for i in idx] for part, idx in
-                                        (("train", train_idx), ("val", val_idx), ("test", test_idx))})
         result = _run_split(run, train_idx, val_idx, test_idx, desc, out)
     else:
         save_split(out / "split.json", {f"fold_{k + 1}_test": [ids[i] for i in s[2]] for k, s in enumerate(splits)})
@@ -132,6 +143,10 @@ def _load(config: TuneConfig):
         )
         inputs.data_notes = notes  # encoding guess and duplicates removed, for result.json and the report
         return dataset, inputs
+    if config.task == "face":
+        from emotune.experiments.face_inputs import load_face
+
+        return load_face(config)
     from emotune.experiments.speech_inputs import load_speech
 
     return load_speech(config)
@@ -157,8 +172,9 @@ def write_report_for(out: Path, result: dict[str, Any]) -> None:
 def _search(run: dict, train_idx, val_idx, out: Path, fold: int = 0):
     """Search the model's space on (train, validation); returns the study.
 
-    Outer fold ``fold`` (0 for a single split) seeds the optimizer with ``seed + fold``,
-    so the folds' searches are independent rather than copies of one another.
+    Outer fold ``fold`` (0 for a single split) seeds the optimizer and the inner
+    folds with :func:`~emotune.experiments.splitting.fold_seed`, so the folds'
+    searches are independent rather than copies of one another.
     """
     from emotune.models import MODELS
     from emotune.search import Study
@@ -166,35 +182,66 @@ def _search(run: dict, train_idx, val_idx, out: Path, fold: int = 0):
     config = run["config"]
     space = MODELS.get(config.model).space(config.preset)
     groups = run["groups"] if config.split_by == "group" else None
-    folds = search_folds(config, run["y"], groups, train_idx, val_idx)
+    seed = fold_seed(config.seed, fold)
+    folds = search_folds(config, run["y"], groups, train_idx, val_idx, seed=seed)
     objective = make_objective(config, run["inputs"], folds, run["y"], len(run["labels"]))
-    study = Study(space, config.optimizer, "maximize", config.seed + fold, budget=config.trials,
-                  optimizer_options=config.optimizer_options)
-    if config.warm_start and config.trials > 1:
+    from emotune.search.storage import SQLiteStorage
+
+    out.mkdir(parents=True, exist_ok=True)
+    storage = SQLiteStorage(study_path(out))
+    study = Study(space, config.optimizer, "maximize", seed, budget=config.trials,
+                  optimizer_options=config.optimizer_options, storage=storage,
+                  executor=make_executor_for(config), pruner=make_pruner_for(config), fold=fold)
+    if study_path(out).exists() and storage.n_trials():  # a resumed run: prepare_run_dir refused any other
+        study.resume()
+        run["say"](f"[bold]resume[/] {study_path(out)}: {study.n_finished()} of {config.trials} trials done")
+    elif config.warm_start and config.trials > 1:
         study.enqueue(default_params(MODELS.get(config.model), space))
-    study.optimize(
-        objective,
-        trials=config.trials,
-        timeout=config.timeout,
-        callbacks=[lambda s, r: write_trials_csv(out / "trials.csv", s.trials, config.fixed_params)],
-        show_progress=config.progress,
-        description=f"{config.optimizer} on {config.model}",
-    )
-    write_trials_csv(out / "trials.csv", study.trials, config.fixed_params)
+    try:
+        study.optimize(
+            objective,
+            trials=max(0, config.trials - study.n_finished()),
+            timeout=config.timeout,
+            callbacks=[lambda s, r: write_trials_csv(out / "trials.csv", s.trials, config.fixed_params)],
+            show_progress=config.progress,
+            description=f"{config.optimizer} on {config.model}",
+            trial_timeout=config.trial_timeout,
+        )
+    finally:
+        write_trials_csv(out / "trials.csv", study.trials, config.fixed_params)
+        storage.close()
+    if study.interrupted:
+        _stopped(study, config)
     if study.best_trial is None:
         errors = "; ".join(sorted({t.error or "?" for t in study.trials}))[:2000]
         raise TrialFailed(f"every trial failed, so there is no model to test; errors: {errors} (see {out / 'trials.csv'})")
     return study
 
 
+def _stopped(study, config: TuneConfig) -> None:
+    """After a first Ctrl-C: the trials are saved; say the best so far and how to continue."""
+    from emotune.exceptions import StudyInterrupted
+
+    best = study.best_trial
+    shown = "no trial finished yet" if best is None else f"best so far: trial {best.id}, {config.fitness} {best.value:.4f}"
+    raise StudyInterrupted(
+        f"stopped on Ctrl-C after {study.n_finished()} of {config.trials} trials (all saved); {shown}. "
+        f"Continue with: emotune tune --resume {config.out}"
+    )
+
+
 def _run_split(run: dict, train_idx, val_idx, test_idx, test_desc: str, out: Path, fold: int = 0) -> dict[str, Any]:
     """Search, retrain on train + validation, score once on test, write the run directory ``out``."""
     from emotune.evaluation.metrics import classification_metrics
+    from emotune.data.splits import save_split
     from emotune.evaluation.plots import plot_best_so_far, plot_confusion_matrix
     from emotune.serving.bundle import save_bundle
 
     config, y, labels = run["config"], run["y"], run["labels"]
     out.mkdir(parents=True, exist_ok=True)
+    ids = run["dataset"].ids
+    save_split(out / "split.json", {part: [ids[i] for i in idx] for part, idx in
+                                    (("train", train_idx), ("val", val_idx), ("test", test_idx))})
     run["say"](f"[bold]data[/] {config.dataset}: {len(run['dataset'])} samples, classes {labels}; "
                f"train {len(train_idx)}, val {len(val_idx)}, test {len(test_idx)} ({test_desc})")
     t_search = time.time()
@@ -228,7 +275,8 @@ def _run_split(run: dict, train_idx, val_idx, test_idx, test_desc: str, out: Pat
     result = {
         "config": config.to_dict(),
         "labels": labels,
-        "protocol": {"test": test_desc, "search": f"{config.cv} on train+validation", "warning": run["warning"]},
+        "protocol": {"test": test_desc, "search": f"{config.cv} on train+validation", "warning": run["warning"],
+                     "note": run.get("protocol_note")},
         "best_params": best_params,
         "best_fitness": best.value,
         "best_trial": best.id,
@@ -271,9 +319,14 @@ def _run_outer_folds(run: dict, splits: list[tuple], out: Path) -> dict[str, Any
     tested = np.zeros(n, dtype=bool)
     for k, (train_idx, val_idx, test_idx, desc) in enumerate(splits):
         fold_out = out / f"fold_{k + 1}"
-        r = _run_split(run, train_idx, val_idx, test_idx, f"{desc} {k + 1}/{len(splits)}", fold_out, fold=k)
-        atomic_write_text(fold_out / "result.json", json.dumps(public_result(r), indent=1, default=json_default))
-        write_report_for(fold_out, r)
+        r = load_fold_result(fold_out)  # a resumed run does not rerun a finished fold
+        if r is None:
+            r = _run_split(run, train_idx, val_idx, test_idx, f"{desc} {k + 1}/{len(splits)}", fold_out, fold=k)
+            atomic_write_text(fold_out / "result.json", json.dumps(public_result(r), indent=1, default=json_default))
+            write_report_for(fold_out, r)
+            save_fold_result(fold_out, r)
+        else:
+            run["say"](f"[bold]resume[/] fold {k + 1} already finished, kept")
         pooled[test_idx] = r["_proba"]
         tested[test_idx] = True
         for row in [r["baseline_metrics"], *r["reference_metrics"]]:
@@ -305,8 +358,9 @@ def _run_outer_folds(run: dict, splits: list[tuple], out: Path) -> dict[str, Any
     return {
         "config": config.to_dict(),
         "labels": labels,
-        "protocol": {"test": f"pooled over {len(folds)} outer folds ({config.resolved_outer_cv()})",
-                     "search": f"{config.cv} on each fold's train+validation", "warning": run["warning"]},
+        "protocol": {"test": f"pooled over {len(folds)} outer folds ({run.get('outer_spec')})",
+                     "search": f"{config.cv} on each fold's train+validation", "warning": run["warning"],
+                     "note": run.get("protocol_note")},
         "best_params": best["best_params"],
         "best_fitness": best["best_fitness"],
         "best_trial": f"fold {folds.index(best) + 1}",
@@ -334,14 +388,6 @@ def _run_outer_folds(run: dict, splits: list[tuple], out: Path) -> dict[str, Any
     }
 
 
-def _fingerprint(run: dict, idx: np.ndarray) -> dict[str, Any]:
-    """The bundle's fingerprint of its training data: hash of the sample ids and labels at ``idx``."""
-    from emotune.serving.bundle import data_fingerprint
-
-    ids = run["dataset"].ids
-    return data_fingerprint([ids[i] for i in idx], [run["labels"][k] for k in run["y"][idx]])
-
-
 def _test_groups(run: dict, test_idx: np.ndarray):
     """Groups (speakers) of the test samples when the split is by group, so the bootstrap resamples them."""
     groups = run["groups"]
@@ -361,6 +407,14 @@ def _compare(config, y_test, proba, rows, groups) -> list[dict[str, Any]]:
     return [compare_with_best(y_test, proba, refs, metric=k, groups=groups, seed=config.seed) for k in keys]
 
 
+def _fingerprint(run: dict, idx: np.ndarray) -> dict[str, Any]:
+    """The bundle's fingerprint of its training data: hash of the sample ids and labels at ``idx``."""
+    from emotune.serving.bundle import data_fingerprint
+
+    ids = run["dataset"].ids
+    return data_fingerprint([ids[i] for i in idx], [run["labels"][k] for k in run["y"][idx]])
+
+
 def _baselines(config, dataset, inputs, y, dev_idx, test_idx, labels) -> list[dict[str, Any]]:
     """Reference rows on the same split (first one is ``baseline_metrics``)."""
     from emotune.evaluation.baselines import tfidf_logreg
@@ -378,6 +432,10 @@ def _baselines(config, dataset, inputs, y, dev_idx, test_idx, labels) -> list[di
             proba = embedding_logreg(vectors[dev_idx], y[dev_idx], vectors[test_idx], seed=config.seed)
             rows.append({"name": "minilm_logreg", **classification_metrics(y[test_idx], proba, labels),
                          "_proba": proba})
+    elif config.task == "face":
+        from emotune.experiments.face_inputs import face_baselines
+
+        rows += face_baselines(config, dataset, inputs, y, dev_idx, test_idx, labels)
     else:
         from emotune.experiments.speech_baselines import speech_baselines
 
