@@ -368,6 +368,34 @@ def export(
         raise typer.Exit(code=1)
 
 
+@app.command("serve")
+def serve(
+    bundle: Path = typer.Argument(..., help="A model bundle: RUN/model, or a .emotune file."),
+    host: str = typer.Option("127.0.0.1", help="Interface to bind; anything but loopback needs --api-key-file."),
+    port: int = typer.Option(8000, min=1, max=65535, help="TCP port."),
+    api_key_file: Optional[Path] = typer.Option(None, "--api-key-file", help="File whose first line is the API key clients must send (X-API-Key)."),
+    workers: int = typer.Option(2, min=1, help="Inference threads."),
+    queue: int = typer.Option(16, min=0, help="Requests that may wait for a thread; more are answered 503."),
+    timeout: float = typer.Option(30.0, min=0.1, help="Seconds a request may wait and run (then 503)."),
+    max_body_mb: float = typer.Option(10.0, min=0.001, help="Largest request body, MiB."),
+    max_texts: int = typer.Option(64, min=1, help="Texts per request."),
+    max_clip_seconds: float = typer.Option(30.0, min=0.1, help="Longest audio upload, seconds."),
+    threads: Optional[int] = typer.Option(None, min=1, help="PyTorch intra-op threads (default: PyTorch's)."),
+) -> None:
+    """Serve a bundle over HTTP (FastAPI + uvicorn; needs `pip install emotune[serve]`)."""
+    try:
+        from emotune.serving.service import Limits, read_api_key, serve as run_server
+
+        limits = Limits(max_body_bytes=int(max_body_mb * 1024 * 1024), max_texts=max_texts, workers=workers,
+                        queue_size=queue, timeout_s=timeout, max_clip_seconds=max_clip_seconds)
+        key = read_api_key(str(api_key_file)) if api_key_file is not None else None
+        run_server(str(bundle), host=host, port=port, limits=limits, api_key=key, threads=threads)
+    except ImportError as exc:
+        _fail(EmotuneError(f"`emotune serve` needs the serve extra: pip install 'emotune[serve]' ({exc})"))
+    except EmotuneError as exc:
+        _fail(exc)
+
+
 def _cache(cache_dir: Optional[Path]):
     from emotune.features.cache import FeatureCache, default_cache_root
 
