@@ -473,6 +473,102 @@ def cache_clear(
     console.print(f"removed {removed} entries from {info['path']}")
 
 
+@app.command("compare")
+def compare(
+    config: Optional[Path] = typer.Option(None, "--config", help="Base YAML config of the tune task (every arm shares it)."),
+    vary: list[str] = typer.Option(..., "--vary", help="KEY=V1,V2,... (repeat for a grid); tuned=false,true is the ablation."),
+    seeds: str = typer.Option("5", help="A count (seeds 0..N-1) or a comma-separated list of seeds."),
+    out: Path = typer.Option(..., "--out", help="Comparison folder (rerun the same command to resume)."),
+    task: str = typer.Option("tune", help="tune (text/speech config) or function:NAME (a benchmark function)."),
+    dims: int = typer.Option(10, help="function tasks: dimension."),
+    trials: Optional[int] = typer.Option(None, help="Trials per run (for function tasks: the evaluation budget)."),
+    reference: Optional[str] = typer.Option(None, help="Reference arm of the paired tests: VALUE or KEY=VALUE."),
+    metric: Optional[str] = typer.Option(None, help="Test metric compared (tune; default the config's fitness)."),
+    budget_by: str = typer.Option("trials", help="trials (equal trials) or time (equal wall clock, --time-budget)."),
+    time_budget: Optional[float] = typer.Option(None, help="Seconds per run with --budget-by time."),
+    plan_only: bool = typer.Option(False, "--plan-only", help="Print and save the plan, run nothing."),
+) -> None:
+    """Run the same task once per arm and seed, fairly; then per-arm statistics, paired tests and a report."""
+    import yaml
+
+    from emotune.experiments.compare import finish_comparison, make_plan, parse_vary, run_comparison
+
+    try:
+        if task.startswith("function:"):
+            base = {"dim": dims, "trials": trials or 1000}
+        else:
+            base = yaml.safe_load(config.read_text()) if config is not None else {}
+            if not isinstance(base, dict):
+                raise EmotuneError(f"config {config} must be a mapping of keys to values")
+            if trials is not None:
+                base["trials"] = trials
+        seed_list = int(seeds) if seeds.strip().isdigit() else [int(s) for s in _split_csv(seeds)]
+        plan = make_plan(task, base, parse_vary(vary), seed_list, reference=reference, metric=metric,
+                         budget_by=budget_by, time_budget=time_budget)
+        _print_plan(plan)
+        if plan_only:
+            from emotune.experiments.compare import _save_or_check_plan
+
+            _save_or_check_plan(plan, out)
+            console.print(f"plan saved to {out / 'plan.json'}")
+            return
+        run_comparison(plan, out, say=console.print)
+        analysis = finish_comparison(out)
+    except (EmotuneError, OSError) as exc:
+        _fail(exc)
+    _print_comparison(analysis)
+    console.print(f"report: {out / 'report.html'} (and report.md, comparison.json)")
+
+
+def _print_plan(plan) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"plan: {plan.task}, seeds {plan.seeds}, reference {plan.reference}, budget by {plan.budget_by}")
+    table.add_column("arm")
+    for key in plan.vary:
+        table.add_column(key)
+    for row in plan.table_rows():
+        table.add_row(*row)
+    console.print(table)
+
+
+def _print_comparison(analysis: dict) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"{analysis['metric']} over seeds ({analysis['runs_done']}/{analysis['runs_planned']} runs)")
+    for col in ("arm", "n", "mean", "std", "median", "p vs ref (Holm)", "effect"):
+        table.add_column(col, justify="left" if col == "arm" else "right")
+    tests = {r["arm"]: r for g in analysis["groups"] if g["paired"] for r in g["paired"]["rows"]}
+    for label, a in analysis["arms"].items():
+        t = tests.get(label)
+        table.add_row(label, str(a["n"]), f"{a['mean']:.4g}", f"{a['std']:.3g}", f"{a['median']:.4g}",
+                      "ref" if t is None else f"{t['p_holm']:.3g}", "" if t is None else f"{t['effect_size']:+.2f}")
+    console.print(table)
+    for g in analysis["groups"]:
+        if g["paired"] and g["paired"]["note"]:
+            console.print(f"[yellow]{g['paired']['note']}[/]")
+
+
+@app.command("report")
+def report(run_dir: Path = typer.Argument(..., help="A tune run folder or a comparison folder.")) -> None:
+    """Write the self-contained report.html (and its markdown twin) of a tune run or a comparison."""
+    try:
+        if (run_dir / "plan.json").exists():
+            from emotune.experiments.compare import finish_comparison
+
+            finish_comparison(run_dir)
+            path = run_dir / "report.html"
+        elif (run_dir / "result.json").exists():
+            from emotune.evaluation.html_report import write_run_report
+
+            path = write_run_report(run_dir)
+        else:
+            raise EmotuneError(f"{run_dir} is neither a tune run (no result.json) nor a comparison (no plan.json)")
+    except (EmotuneError, OSError, ValueError) as exc:
+        _fail(exc)
+    console.print(f"wrote {path}")
+
+
 def main() -> None:
     """Console-script entry point."""
     try:

@@ -85,6 +85,15 @@ def test_too_few_seeds_are_said_plainly():
     assert res["rows"][0]["p_value"] == pytest.approx(0.0625)
 
 
+def test_too_few_seeds_counts_the_holm_factor():
+    ref = np.arange(6.0)
+    arms = {"r": ref, "a": ref + 1, "b": ref + 2}
+    res = S.compare_to_reference(arms, "r", higher_is_better=True)
+    # 6 seeds: p = 2/64 = 0.031 for each arm, but Holm over 2 arms doubles the smallest one
+    assert "after Holm over 2 arms" in res["note"] and not any(r["significant"] for r in res["rows"])
+    assert S.compare_to_reference({"r": ref, "a": ref + 1}, "r", higher_is_better=True)["rows"][0]["significant"]
+
+
 def test_unequal_seed_counts_and_unknown_reference_are_errors():
     with pytest.raises(ConfigError, match="same number of seeds"):
         S.compare_to_reference({"r": [1, 2, 3], "a": [1, 2]}, "r", higher_is_better=True)

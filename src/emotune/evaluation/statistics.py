@@ -210,15 +210,17 @@ def compare_to_reference(
         row["significant"] = bool(np.isfinite(p_adj) and p_adj <= alpha)
     n_pairs = int(ref.size)
     return {"reference": reference, "alpha": alpha, "n_pairs": n_pairs, "higher_is_better": higher_is_better,
-            "note": _too_few_note(n_pairs, alpha), "rows": rows}
+            "note": _too_few_note(n_pairs, alpha, len(rows)), "rows": rows}
 
 
-def _too_few_note(n: int, alpha: float) -> str | None:
-    floor = min_wilcoxon_p(n)
+def _too_few_note(n: int, alpha: float, m: int = 1) -> str | None:
+    """A plain warning when ``n`` pairs cannot give a significant result over ``m`` Holm-corrected tests."""
+    floor = min(1.0, max(m, 1) * min_wilcoxon_p(n))  # Holm multiplies the smallest p-value by m
     if floor > alpha:
+        need = int(math.ceil(math.log2(2 * max(m, 1) / alpha)))
         return (f"Only {n} paired seeds: the smallest p-value the Wilcoxon signed-rank test can give is "
-                f"{floor:.3g} > {alpha}, so no difference can be significant; run at least "
-                f"{int(math.ceil(math.log2(2 / alpha)))} seeds.")
+                f"{min_wilcoxon_p(n):.3g}" + (f" ({floor:.3g} after Holm over {m} arms)" if m > 1 else "")
+                + f" > {alpha}, so no difference can be significant; run at least {need} seeds.")
     if n < 10:
         return f"Only {n} paired seeds: tests have little power; treat non-significant results as inconclusive."
     return None

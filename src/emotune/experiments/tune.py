@@ -167,6 +167,20 @@ def write_report_for(out: Path, result: dict[str, Any]) -> None:
     from emotune.evaluation.report import write_report
 
     write_report(out, public_result(result), result.get("_trials", []))
+    _write_html_report(out)
+
+
+def _write_html_report(out: Path) -> None:
+    """``report.html`` (self-contained) + ``report_full.md``; a failure there warns but keeps the finished run."""
+    import warnings
+
+    from emotune.evaluation.html_report import write_run_report
+
+    try:
+        write_run_report(out)
+    except Exception as exc:  # noqa: BLE001  the run's results are already saved; say why the page is missing
+        warnings.warn(f"could not write {out / 'report.html'}: {type(exc).__name__}: {exc}", RuntimeWarning,
+                      stacklevel=2)
 
 
 def _search(run: dict, train_idx, val_idx, out: Path, fold: int = 0):
