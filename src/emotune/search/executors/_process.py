@@ -34,11 +34,11 @@ from emotune.search.executors._base import EXECUTORS, Job, Outcome, Reporter, ru
 __all__ = ["ProcessExecutor"]
 
 
-def _worker_main(conn: Connection, objective: Callable[..., Any], name: str,
-                 initializer: Callable[[], None] | None, with_context: bool) -> None:
+def _worker_main(conn: Connection, objective: Callable[..., Any], name: str, slot: int,
+                 initializer: Callable[[int], None] | None, with_context: bool) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if initializer is not None:
-        initializer()
+        initializer(slot)
     worker = f"{name}/pid{os.getpid()}"
 
     def report(trial_id: int, step: int, value: float) -> bool:
@@ -87,13 +87,13 @@ class ProcessExecutor:
     Args:
         max_workers: processes (``--jobs``), >= 1.
         start_method: ``"fork"`` (default where available), ``"spawn"`` or ``"forkserver"``.
-        initializer: called once in each new worker (e.g. set torch threads).
+        initializer: ``initializer(slot)`` runs once in each new worker (e.g. torch threads, the GPU of ``slot``).
     """
 
     name = "process"
 
     def __init__(self, max_workers: int = 2, *, start_method: str | None = None,
-                 initializer: Callable[[], None] | None = None) -> None:
+                 initializer: Callable[[int], None] | None = None) -> None:
         if isinstance(max_workers, bool) or int(max_workers) < 1:
             raise ConfigError(f"jobs (process workers) must be >= 1, got {max_workers!r}")
         methods = mp.get_all_start_methods()
@@ -115,7 +115,7 @@ class ProcessExecutor:
         parent, child = self._ctx.Pipe(duplex=True)
         slot.name = f"process-{slot.index}"
         slot.process = self._ctx.Process(
-            target=_worker_main, args=(child, self._objective, slot.name, self.initializer, self._with_context),
+            target=_worker_main, args=(child, self._objective, slot.name, slot.index, self.initializer, self._with_context),
             name=f"emotune-trial-{slot.index}", daemon=True,
         )
         slot.process.start()
