@@ -21,6 +21,8 @@ def test_registry_holds_the_documented_extractors() -> None:
         "egemaps_lld": ("frames", 25),
         "whisper": ("frames", 384),
         "whisper_pooled": ("clip", 768),
+        "whisper_base": ("frames", 512),
+        "whisper_base_pooled": ("clip", 1024),
     }
     assert set(AUDIO_FEATURES.names()) == set(expected)
     for name, (level, dim) in expected.items():

