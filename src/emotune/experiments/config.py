@@ -22,7 +22,8 @@ TEXT_FEATURES = ("tokens", "word2vec", "minilm", "minilm_pooled")
 """Text inputs: token ids with a trainable embedding, the same initialised from
 Word2Vec, frozen MiniLM token states (frames), or pooled MiniLM sentence vectors."""
 
-SPEECH_FEATURES = ("mfcc", "logmel", "egemaps", "egemaps_lld", "whisper", "whisper_pooled")
+SPEECH_FEATURES = ("mfcc", "logmel", "egemaps", "egemaps_lld", "whisper", "whisper_pooled", "whisper_base",
+                   "whisper_base_pooled")
 
 FACE_FEATURES = ("mini_xception", "hog", "pixels", "landmarks")
 """Face-image features (see :mod:`emotune.features.face_images`); the first is the default of task ``face``."""
