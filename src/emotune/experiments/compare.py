@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from itertools import product
@@ -237,7 +238,9 @@ def run_comparison(
         f"{done} runs already finished, {len(todo)} to run")
     for k, (arm, seed) in enumerate(todo, 1):
         path = run_dir(out, arm, seed)
-        path.mkdir(parents=True, exist_ok=True)
+        if path.exists():  # a run killed half-way: its folder belongs to the comparison, start it afresh
+            shutil.rmtree(path)
+        path.mkdir(parents=True)
         say(f"[{k}/{len(todo)}] {arm['label']} seed {seed}")
         t0 = time.time()
         try:

@@ -99,6 +99,9 @@ def run_tune(config: TuneConfig, *, console: Any = None, if_exists: str = "refus
     else:
         save_split(out / "split.json", {f"fold_{k + 1}_test": [ids[i] for i in s[2]] for k, s in enumerate(splits)})
         result = _run_outer_folds(run, splits, out)
+    from emotune.evaluation.split_summary import split_summary  # samples, speakers and classes per part, for the report
+
+    result.setdefault("data", {})["split_summary"] = split_summary(y, labels, groups, splits)
     result["timings"]["total_seconds"] = round(time.time() - t_start, 2)
     atomic_write_text(out / "result.json", json.dumps(public_result(result), indent=1, default=json_default))
     write_report_for(out, result)
