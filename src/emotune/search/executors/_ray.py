@@ -8,7 +8,10 @@ file system is needed for features (it is needed only if the objective itself
 reads files). ``num_cpus``/``num_gpus`` per task are Ray resource requests:
 Ray places a task only where they are free.
 
-Timeouts cancel the task (``ray.cancel(force=True)`` kills its worker); a
+A trial's time limit is enforced on its worker (``SIGALRM`` from the moment the
+task starts, so time spent waiting for a free CPU or a worker to start does not
+count); a task that still runs ``2 * limit + 60`` s after submission (stuck in C
+code) is cancelled with ``ray.cancel(force=True)``, which kills its worker. A
 worker that dies (``WorkerCrashedError``, node lost) fails its trial with the
 reason. Intermediate reports go to a small Ray actor that asks the study's
 pruner through the driver (see :class:`_Reports`): the trial blocks until the
@@ -53,8 +56,11 @@ def _run_task(objective, job: Job, reports, with_context: bool) -> Outcome:
                     return answer
                 time.sleep(0.02)
 
+    from emotune.search.executors._serial import _alarm
+
     worker = f"ray@{socket.gethostname()}:{os.getpid()}"
-    return run_objective(objective, job, report, worker, with_context=with_context)
+    with _alarm(job.timeout):  # counted from the task's start on its worker, not from its submission
+        return run_objective(objective, job, report, worker, with_context=with_context)
 
 
 class _Reports:
@@ -156,7 +162,7 @@ class RayExecutor:
                 except Exception as exc:  # worker crashed, node lost, task cancelled
                     outcomes.append(Outcome(job.trial_id, None, "failed", f"ray task failed: {type(exc).__name__}: {str(exc)[:500]}"))
             for ref, (job, started) in list(self._inflight.items()):
-                if job.timeout is not None and time.time() - started > job.timeout:
+                if job.timeout is not None and time.time() - started > 2 * job.timeout + 60:
                     ray.cancel(ref, force=True)
                     self._inflight.pop(ref)
                     outcomes.append(Outcome(job.trial_id, None, "failed",
