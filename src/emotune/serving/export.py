@@ -170,6 +170,9 @@ def export_onnx(
     if quantize not in (None, "dynamic"):
         raise ConfigError(f"quantize must be None or 'dynamic', got {quantize!r}")
     run_dir = Path(run_dir)
+    if not (run_dir / "model").exists():
+        raise BundleError(f"{run_dir / 'model'} not found: give the run directory that `emotune tune` wrote "
+                          "(RUN, which holds model/, config.yaml and split.json)")
     bundle = read_bundle(run_dir / "model")
     out = Path(out) if out is not None else run_dir / "export"
     out.mkdir(parents=True, exist_ok=True)
