@@ -570,6 +570,21 @@ def report(run_dir: Path = typer.Argument(..., help="A tune run folder or a comp
     console.print(f"wrote {path}")
 
 
+@app.command("export-optuna")
+def export_optuna_cmd(
+    run_dir: Path = typer.Argument(..., help="A tune run folder (its study.db, or fold_K/study.db for outer folds)."),
+    out: Path = typer.Argument(..., help="The Optuna journal file to write (must not exist)."),
+) -> None:
+    """Write the run's studies as an Optuna journal file: `optuna-dashboard OUT` shows them."""
+    from emotune.search.storage import export_run_to_optuna
+
+    try:
+        names = export_run_to_optuna(run_dir, out)
+    except EmotuneError as exc:
+        _fail(exc)
+    console.print(f"wrote {out} with studies {', '.join(names)}; view it with `optuna-dashboard {out}`")
+
+
 def main() -> None:
     """Console-script entry point."""
     try:

@@ -197,3 +197,13 @@ def test_tiny_tuned_vs_untuned_text_comparison_shares_splits(tmp_path):
     untuned = next(r for r in records if r["arm"] == "tuned=false")
     assert untuned["trials"]["complete"] == 1
     assert (out / "arms" / "tuned=true" / "seed_0" / "report.html").exists()
+
+
+def test_a_run_left_half_written_by_a_kill_is_restarted_from_scratch(tmp_path):
+    plan = _fn_plan(seeds=1, trials=30)
+    stale = C.run_dir(tmp_path, plan.arms[0], 0)
+    stale.mkdir(parents=True)
+    (stale / "trials.csv").write_text("half a file")  # what a kill inside a run leaves (no record.json)
+    records = C.run_comparison(plan, tmp_path)
+    assert len(records) == 3 and not any(r["error"] for r in records)
+    assert not (stale / "trials.csv").exists() and (stale / "record.json").exists()
