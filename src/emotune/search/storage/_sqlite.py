@@ -209,6 +209,11 @@ class SQLiteStorage:
             shown = "; ".join(f"{k}: stored {stored.get(k)!r:.120}, now {new.get(k)!r:.120}" for k in diff)
             raise ConfigError(f"{self.path} holds a different study ({shown}); use another path or start over")
 
+    def definition(self) -> dict[str, Any] | None:
+        """The stored study definition (space, direction, seed, optimizer, options, budget), or None."""
+        row = self.conn.execute("SELECT value FROM meta WHERE key='definition'").fetchone()
+        return None if row is None else json.loads(row[0])
+
     # --- writing ------------------------------------------------------------------
     def _write(self, fn) -> None:
         """Run ``fn(conn)`` in one immediate transaction, retrying while another process holds the lock."""
