@@ -81,6 +81,34 @@ def test_bad_files_raise_feature_error_naming_the_file(bad_files: dict[str, Path
     assert str(path) in str(info.value)
 
 
+def test_phase_inverted_stereo_is_silent_after_the_downmix(tmp_path: Path) -> None:
+    sf = pytest.importorskip("soundfile")
+    y = 0.3 * np.random.default_rng(1).standard_normal(16000).astype(np.float32)
+    path = tmp_path / "inverted.wav"
+    sf.write(path, np.stack([y, -y], axis=1), 16000, subtype="PCM_16")
+    with pytest.raises(FeatureError, match="silent after mixing its channels to mono") as info:
+        load_audio(path)
+    assert str(path) in str(info.value)
+    assert load_audio(path, mono=False).shape == (16000, 2)  # the channels themselves are not silent
+
+
+def test_a_truncated_file_is_reported_with_its_frame_counts(tmp_path: Path) -> None:
+    sf = pytest.importorskip("soundfile")
+    y = 0.3 * np.random.default_rng(2).standard_normal(32000).astype(np.float32)
+    for suffix in (".wav", ".flac"):
+        whole = tmp_path / f"whole{suffix}"
+        sf.write(whole, y, 16000, subtype="PCM_16")
+        assert load_audio(whole).shape == (32000,)
+        cut = tmp_path / f"cut{suffix}"
+        cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+        with pytest.raises(FeatureError) as info:  # FLAC: libsndfile itself refuses it
+            load_audio(cut)
+        assert str(cut) in str(info.value)
+    assert sf.read(tmp_path / "cut.wav")[0].shape[0] < 32000  # libsndfile reads half a WAV without a word
+    with pytest.raises(FeatureError, match=r"truncated: its header announces 32000 frames but the file holds 1"):
+        load_audio(tmp_path / "cut.wav")
+
+
 def test_missing_file_and_min_seconds(tmp_path: Path, bad_files: dict[str, Path]) -> None:
     with pytest.raises(FeatureError, match="no such file"):
         load_audio(tmp_path / "absent.flac")

@@ -50,3 +50,32 @@ def test_extractor_contract(name: str, crema_y: np.ndarray) -> None:
     out = ext(crema_y, 16000)
     assert out.dtype == np.float32 and np.isfinite(out).all()
     assert out.shape == ((ext.dim,) if ext.level == "clip" else (out.shape[0], ext.dim))
+
+
+def _nan_on_loud_clips(y: np.ndarray, *, sr: int) -> np.ndarray:
+    """A 2-value clip vector that is NaN for a loud clip (an extractor hiccup on one file)."""
+    value = np.nan if np.abs(y).max() > 0.5 else float(np.abs(y).mean())
+    return np.array([value, 1.0], np.float32)
+
+
+def test_a_nan_or_inf_output_is_a_bad_file_never_cached(tmp_path) -> None:
+    import soundfile as sf
+
+    from emotune.exceptions import FeatureError
+    from emotune.features.cache import FeatureCache
+    from emotune.features.extraction import extract_features
+
+    rng = np.random.default_rng(0)
+    quiet, loud = tmp_path / "quiet.wav", tmp_path / "loud.wav"
+    sf.write(quiet, 0.1 * rng.uniform(-1, 1, 4000).astype(np.float32), 16000)
+    sf.write(loud, 0.9 * rng.uniform(-1, 1, 4000).astype(np.float32), 16000)
+    ext = AudioExtractor("nan_probe", _nan_on_loud_clips, level="clip", dim=2)
+    with pytest.raises(FeatureError, match="NaN or infinite"):
+        ext(np.full(4000, 0.9, np.float32), 16000)
+    cache = FeatureCache(tmp_path / "cache")
+    feats, errors = extract_features([quiet, loud], ext, cache=cache, workers=1, on_error="skip", progress=False)
+    assert feats[0] is not None and np.isfinite(feats[0]).all() and feats[1] is None
+    assert [p for p, _ in errors] == [str(loud)] and "NaN or infinite" in errors[0][1]
+    assert cache.info()["entries"] == 1  # only the good clip
+    with pytest.raises(FeatureError, match="loud.wav"):
+        extract_features([quiet, loud], ext, cache=cache, workers=1, on_error="raise", progress=False)

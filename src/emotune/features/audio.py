@@ -77,8 +77,10 @@ def load_audio(
 
     Raises:
         FeatureError: the file is missing, unreadable, in an unsupported format,
-            empty, silent (peak below -80 dBFS), not finite, or shorter than
-            ``min_seconds``. The message names the file, the reason and a fix.
+            empty, truncated (fewer frames than its header announces), silent
+            (peak below -80 dBFS, checked after the downmix to mono), not
+            finite, or shorter than ``min_seconds``. The message names the
+            file, the reason and a fix.
         ConfigError: an argument breaks its rule.
     """
     _check_load_args(sr=sr, trim_db=trim_db, max_seconds=max_seconds, pad=pad, min_seconds=min_seconds)
@@ -99,18 +101,26 @@ def load_audio(
         ) from err
     if data.shape[0] == 0:
         raise _fail(path, "it holds no samples", "re-export it or leave it out")
-    if not np.isfinite(data).all():
-        raise _fail(path, "it holds NaN or infinite samples", "re-export it as 16-bit PCM")
-    peak = float(np.abs(data).max())
-    if peak < _SILENCE_PEAK:
+    declared = _declared_frames(p)
+    if declared is not None and data.shape[0] < declared:
         raise _fail(
             path,
-            f"it is silent (peak amplitude {peak:.2g}, below -80 dBFS)",
-            "check the recording or leave it out",
+            f"it is truncated: its header announces {declared} frames but the file holds {data.shape[0]}",
+            "re-copy or re-export it (the end of the file is missing)",
         )
+    if not np.isfinite(data).all():
+        raise _fail(path, "it holds NaN or infinite samples", "re-export it as 16-bit PCM")
 
     y = data.mean(axis=1) if mono else data
     y = np.ascontiguousarray(y, dtype=np.float32)
+    peak = float(np.abs(y).max())  # after the downmix: phase-inverted channels cancel out
+    if peak < _SILENCE_PEAK:
+        what = "silent" if mono and data.shape[1] == 1 else "silent after mixing its channels to mono"
+        raise _fail(
+            path,
+            f"it is {what} (peak amplitude {peak:.2g}, below -80 dBFS)",
+            "check the recording (a phase-inverted channel cancels the other) or leave it out",
+        )
     if file_sr != sr:
         import librosa
 
@@ -134,6 +144,43 @@ def load_audio(
         if pad and y.shape[0] < limit:
             y = np.concatenate([y, np.zeros((limit - y.shape[0],) + y.shape[1:], np.float32)], axis=0)
     return np.ascontiguousarray(y, dtype=np.float32)
+
+
+def _declared_frames(path: Path) -> int | None:
+    """The frame count a file's header announces, or ``None`` when it does not say.
+
+    libsndfile shortens a WAV's frame count to the bytes present, so for
+    RIFF/WAVE files the ``data`` chunk size is read from the header itself
+    (``size / block_align``; the streaming sizes 0 and 0xFFFFFFFF mean unknown).
+    Other formats: ``soundfile.info(path).frames`` (FLAC: its STREAMINFO total).
+    """
+    import struct
+
+    import soundfile as sf
+
+    with open(path, "rb") as fh:
+        head = fh.read(12)
+        if len(head) == 12 and head[:4] == b"RIFF" and head[8:12] == b"WAVE":
+            block_align = None
+            while True:
+                chunk = fh.read(8)
+                if len(chunk) < 8:
+                    return None
+                cid, size = chunk[:4], struct.unpack("<I", chunk[4:])[0]
+                if cid == b"fmt ":
+                    fmt = fh.read(size + (size & 1))
+                    block_align = struct.unpack("<H", fmt[12:14])[0] if len(fmt) >= 14 else None
+                elif cid == b"data":
+                    if not block_align or size in (0, 0xFFFFFFFF):
+                        return None
+                    return size // block_align
+                else:
+                    fh.seek(size + (size & 1), os.SEEK_CUR)
+    try:
+        frames = int(sf.info(str(path)).frames)
+    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError):
+        return None
+    return frames if 0 < frames < 2**62 else None
 
 
 def _check_load_args(*, sr: Any, trim_db: Any, max_seconds: Any, pad: Any, min_seconds: Any) -> None:

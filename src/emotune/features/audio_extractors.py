@@ -118,6 +118,11 @@ class AudioExtractor:
 
         Returns:
             float32, shape ``(T, dim)`` for ``level="frames"``, ``(dim,)`` for ``level="clip"``.
+
+        Raises:
+            FeatureError: the output has the wrong shape or a NaN / infinite
+                value (the batch extraction names the file and skips or stops
+                per ``on_error``; nothing is cached).
         """
         out = np.asarray(self.func(y, sr=sr, **self.params), dtype=np.float32)
         want = (self.dim,) if self.level == "clip" else (None, self.dim)
@@ -126,6 +131,9 @@ class AudioExtractor:
                 f"audio extractor {self.name!r} returned shape {out.shape}, expected "
                 f"{'(dim,)' if self.level == 'clip' else '(T, dim)'} with dim={self.dim}"
             )
+        if not np.isfinite(out).all():  # one NaN would poison every normalisation statistic of a run
+            bad = int((~np.isfinite(out)).sum())
+            raise FeatureError(f"audio extractor {self.name!r} returned {bad} NaN or infinite values (of {out.size})")
         return out
 
 
