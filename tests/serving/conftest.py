@@ -155,3 +155,9 @@ def running_server(app: Any):
 
 def yaml_config(path: Path) -> dict:
     return yaml.safe_load((path / "config.yaml").read_text())
+
+
+@pytest.fixture(scope="session")
+def live():
+    """:func:`running_server`, for test modules (tests/ is not a package, so they cannot import it)."""
+    return running_server
