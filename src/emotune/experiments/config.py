@@ -18,7 +18,7 @@ from emotune.exceptions import ConfigError
 __all__ = ["TuneConfig", "load_config", "save_config", "TEXT_FEATURES", "SPEECH_FEATURES", "FACE_FEATURES",
            "MODALITIES", "FUSIONS"]
 
-TEXT_FEATURES = ("tokens", "word2vec", "minilm", "minilm_pooled")
+TEXT_FEATURES = ("tokens", "word2vec", "minilm", "minilm_pooled", "minilm_layers")
 """Text inputs: token ids with a trainable embedding, the same initialised from
 Word2Vec, frozen MiniLM token states (frames), or pooled MiniLM sentence vectors."""
 
@@ -103,6 +103,7 @@ class TuneConfig:
     patience: int = 3
     max_train_seconds: float | None = None
     fgm_epsilon: float = 0.0
+    augment: str = "none"
     threads: int = 1
     # output
     out: str = "runs/latest"
@@ -149,6 +150,8 @@ class TuneConfig:
             except LookupError:
                 raise ConfigError(f"encoding must be a codec Python knows (e.g. utf-8, latin-1, cp1252), "
                                   f"got {self.encoding!r}") from None
+        if self.augment not in ("none", "fgm", "gan"):
+            raise ConfigError(f"augment must be none, fgm or gan, got {self.augment!r}")
         bad_refs = [r for r in self.references if r not in _TEXT_REFERENCES]
         if bad_refs:
             raise ConfigError(f"references must be among {_TEXT_REFERENCES}, got {bad_refs}")

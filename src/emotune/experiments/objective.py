@@ -48,10 +48,24 @@ def _train_config(config: TuneConfig, params: dict[str, Any], *, epochs: int | N
     tc.max_seconds = config.max_train_seconds
     if "fgm_epsilon" not in params and config.fgm_epsilon:
         tc.fgm_epsilon = config.fgm_epsilon
+    if "fgm_epsilon" not in params and config.augment == "fgm" and not config.fgm_epsilon:
+        tc.fgm_epsilon = 1.0  # augment: fgm without a radius: the usual eps = 1 (Miyato et al. 2017)
     return tc
 
 
-_DATA_KEYS = ("tokenizer", "embedding_dim")
+_DATA_KEYS = ("tokenizer", "embedding_dim", "max_len", "warmup", "gan_dp")
+"""Search keys read by the data side or by trainer hooks, never by a model's build."""
+
+
+def training_hooks(config: TuneConfig, params: dict[str, Any]) -> list[Any]:
+    """Trainer hooks a configuration asks for: LR warm-up (``warmup``), GAN augmentation (``augment: gan``)."""
+    from emotune.training.augmenters import augmenters_from_params
+    from emotune.training.schedules import LinearWarmup
+
+    hooks: list[Any] = augmenters_from_params(config.augment, params, seed=config.seed)
+    if float(params.get("warmup", 0.0)) > 0:
+        hooks.append(LinearWarmup(float(params["warmup"])))
+    return hooks
 
 
 def model_params(params: dict[str, Any]) -> dict[str, Any]:
@@ -90,7 +104,8 @@ def fit_and_score(config, inputs, n_classes, params, train_idx, eval_idx, y, *, 
     tc = _train_config(config, params, epochs=epochs)
     train_split = _tensor_split(fold.x_train, y[train_idx], fold.mask_train)
     eval_split = _tensor_split(fold.x_eval, y[eval_idx], fold.mask_eval)
-    result = train(model, train_split, eval_split if with_val else None, tc, progress=False, callbacks=callbacks)
+    hooks = [*training_hooks(config, params), *callbacks]
+    result = train(model, train_split, eval_split if with_val else None, tc, progress=False, callbacks=hooks)
     proba = predict_proba(model, eval_split.x, eval_split.mask)
     return model, proba, result, fold
 

@@ -12,7 +12,10 @@ Feature kinds (``TuneConfig.features``):
 * ``word2vec``: the same, the embedding initialised by Word2Vec trained on the
   training texts (GA paper: window 4, five epochs, learning rate 0.03);
 * ``minilm``: frozen MiniLM-L6 token states, frames ``(T, 384)``;
-* ``minilm_pooled``: frozen MiniLM-L6 sentence vectors ``(384,)``.
+* ``minilm_pooled``: frozen MiniLM-L6 sentence vectors ``(384,)``;
+* ``minilm_layers``: the states at MiniLM-L6's layer boundary ``6 - finetune_layers``,
+  frames ``(T, 384)``, for the fine-tuned encoder ``minilm_ft``: every boundary is
+  encoded once (cached on disk, float16), so a trial only runs the unfrozen layers.
 """
 
 from __future__ import annotations
@@ -46,6 +49,9 @@ class FoldInputs:
     bundle: dict[str, Any] = field(default_factory=dict)
 
 
+_FEATURES = ("tokens", "word2vec", "minilm", "minilm_pooled", "minilm_layers")
+
+
 def _key(indices: np.ndarray) -> str:
     return hashlib.sha1(np.asarray(indices, dtype=np.int64).tobytes()).hexdigest()[:16]
 
@@ -76,8 +82,8 @@ class TextInputs:
         seed: int = 0,
         progress: bool = False,
     ) -> None:
-        if features not in ("tokens", "word2vec", "minilm", "minilm_pooled"):
-            raise ConfigError(f"text features must be tokens, word2vec, minilm or minilm_pooled, got {features!r}")
+        if features not in _FEATURES:
+            raise ConfigError(f"text features must be one of {_FEATURES}, got {features!r}")
         self.texts = list(texts)
         self.features = features
         self.tokenizer = tokenizer
@@ -143,9 +149,30 @@ class TextInputs:
             self._memo[key] = encoder.encode_pooled(self.texts)
         return self._memo[key]
 
+    def _layer_rows(self) -> list[np.ndarray]:
+        """Every text's states at every MiniLM layer boundary, float16 ``(7, t_i, 384)`` each."""
+        key = ("layers", self.max_len)
+        if key not in self._memo:
+            from emotune.features.text_encoders import encode_layers_rows
+
+            self._memo[key] = encode_layers_rows(self.encoder, self.texts, self.max_len)
+        return self._memo[key]
+
+    def _layer(self, boundary: int, max_len: int) -> tuple[np.ndarray, np.ndarray]:
+        """Padded states ``(n, T, 384)`` at one boundary and the mask ``(n, T)``; the last one asked is memoised."""
+        key = ("layer", boundary, max_len)
+        if self._memo.get("layer_key") != key:
+            from emotune.features.text_encoders import stack_layer
+
+            states, lengths = stack_layer(self._layer_rows(), boundary, max_len)
+            self._memo["layer_key"], self._memo["layer"] = key, (states, lengths_to_mask(lengths, states.shape[1]))
+        return self._memo["layer"]
+
     def prepare(self) -> None:
         """Encode every text now (MiniLM features), so trials only train."""
-        if self.features.startswith("minilm"):
+        if self.features == "minilm_layers":
+            self._layer_rows()
+        elif self.features.startswith("minilm"):
             self._minilm()
 
     # --- the fold -------------------------------------------------------------------
@@ -158,6 +185,18 @@ class TextInputs:
 
         train_idx = np.asarray(train_idx, dtype=np.int64)
         eval_idx = np.asarray(eval_idx, dtype=np.int64)
+        if self.features == "minilm_layers":
+            from emotune.models.minilm_ft import N_LAYERS
+
+            k = int(params.get("finetune_layers", 2))
+            if not 0 <= k <= N_LAYERS:
+                raise ConfigError(f"finetune_layers must be in [0, {N_LAYERS}], got {k}")
+            max_len = min(int(params.get("max_len", self.max_len)), self.max_len)
+            x, mask = self._layer(N_LAYERS - k, max_len)
+            spec = InputSpec(kind="frames", feature_dim=x.shape[2], max_len=x.shape[1])
+            bundle = {**self._bundle_minilm(), "layer": N_LAYERS - k, "max_len": max_len,
+                      "encode_max_len": self.max_len}
+            return FoldInputs(x[train_idx], mask[train_idx], x[eval_idx], mask[eval_idx], spec, bundle)
         if self.features.startswith("minilm"):
             x, mask = self._minilm()
             if mask is None:

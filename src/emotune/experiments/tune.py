@@ -198,6 +198,10 @@ def _search(run: dict, train_idx, val_idx, out: Path, fold: int = 0):
 
     config = run["config"]
     space = MODELS.get(config.model).space(config.preset)
+    if config.augment == "gan" and "gan_dp" not in space.params and "gan_dp" not in config.fixed_params:
+        from emotune.search.spaces import Float, Space
+
+        space = Space({**space.params, "gan_dp": Float(0.05, 0.95)})  # the paper searches d_p in (0, 1)
     groups = run["groups"] if config.split_by == "group" else None
     seed = fold_seed(config.seed, fold)
     folds = search_folds(config, run["y"], groups, train_idx, val_idx, seed=seed)

@@ -23,7 +23,14 @@ from emotune._registry import Registry
 from emotune.exceptions import ConfigError, FeatureError
 from emotune.features.cache import FeatureCache, content_hash, library_versions
 
-__all__ = ["TEXT_ENCODERS", "MiniLMEncoder", "default_minilm_path", "make_text_encoder"]
+__all__ = [
+    "TEXT_ENCODERS",
+    "MiniLMEncoder",
+    "default_minilm_path",
+    "make_text_encoder",
+    "encode_layers_rows",
+    "stack_layer",
+]
 
 TEXT_ENCODERS: Registry[type] = Registry("text encoder")
 
@@ -192,6 +199,23 @@ class MiniLMEncoder:
             states = self._model(**batch).last_hidden_state
         return states.float().cpu().numpy(), batch["attention_mask"].cpu().numpy().astype(np.int64)
 
+    def _forward_layers(self, texts: list[str], max_len: int) -> tuple[np.ndarray, np.ndarray]:
+        """One batch: every layer boundary's token states float32 ``(L + 1, b, t, 384)`` and mask ``(b, t)``.
+
+        Boundary 0 is the embedding output, boundary ``k`` the output of transformer layer ``k``
+        (``L = 6``); the last one equals :meth:`_forward`'s states.
+        """
+        import torch
+
+        batch = self._tokenizer(
+            texts, padding=True, truncation=True, max_length=max_len, return_tensors="pt"
+        )
+        batch = {k: v.to(self.device) for k, v in batch.items()}
+        with torch.inference_mode():
+            hidden = self._model(**batch, output_hidden_states=True).hidden_states
+        states = torch.stack([h.float() for h in hidden]).cpu().numpy()
+        return states, batch["attention_mask"].cpu().numpy().astype(np.int64)
+
     # -- encoding -------------------------------------------------------------
 
     def _encode(self, texts: Sequence[str], kind: str, max_len: int) -> list[np.ndarray]:
@@ -215,6 +239,13 @@ class MiniLMEncoder:
                 out: dict[int, np.ndarray] = {}
                 for start in range(0, len(order), self.batch_size):
                     idx = order[start : start + self.batch_size]
+                    if kind == "layers":
+                        layers, mask = self._forward_layers([texts[i] for i in idx], max_len)
+                        for row, i in enumerate(idx):
+                            n = int(mask[row].sum())
+                            out[i] = np.ascontiguousarray(layers[:, row, :n], dtype=np.float16)
+                        advance(len(idx))
+                        continue
                     states, mask = self._forward([texts[i] for i in idx], max_len)
                     for row, i in enumerate(idx):
                         n = int(mask[row].sum())
@@ -273,6 +304,38 @@ class MiniLMEncoder:
             states[i, : len(r)] = r
             lengths[i] = len(r)
         return states, lengths
+
+
+def encode_layers_rows(encoder: "MiniLMEncoder", texts: Sequence[str], max_len: int) -> list[np.ndarray]:
+    """Every layer boundary's states of each text, float16 ``(L + 1, t_i, 384)`` per text (cached on disk).
+
+    The rows a fine-tuned encoder needs: with the top ``k`` layers trained, boundary ``L - k``
+    is the frozen prefix's output, computed once here and reused by every trial
+    (see :mod:`emotune.models.minilm_ft`). float16 halves the cache; the rounding is far below
+    what training on these states notices.
+    """
+    return encoder._encode(texts, "layers", _positive_int("max_len", max_len))
+
+
+def stack_layer(rows: Sequence[np.ndarray], layer: int, max_len: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """One boundary of :func:`encode_layers_rows`' rows as a padded batch.
+
+    Args:
+        rows: per text float16 ``(L + 1, t_i, F)``.
+        layer: the boundary, 0 (embeddings) to ``L`` (last layer).
+        max_len: keep at most this many leading tokens (``None``: all).
+
+    Returns:
+        ``states`` float32 ``(n, T, F)`` with ``T`` the longest kept text, right-padded with zeros,
+        and ``lengths`` int64 ``(n,)``.
+    """
+    lengths = np.array([r.shape[1] if max_len is None else min(r.shape[1], max_len) for r in rows], np.int64)
+    t = int(lengths.max()) if len(rows) else 1
+    dim = rows[0].shape[2] if len(rows) else MiniLMEncoder.dim
+    states = np.zeros((len(rows), t, dim), np.float32)
+    for i, (r, n) in enumerate(zip(rows, lengths)):
+        states[i, :n] = r[layer, :n]
+    return states, lengths
 
 
 class _progress_bar:

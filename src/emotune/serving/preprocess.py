@@ -120,6 +120,35 @@ class _MiniLMTexts:
         return Built(states, lengths_to_mask(lengths, self.max_len), ok, errors)
 
 
+class _MiniLMLayerTexts:
+    """Texts to MiniLM-L6 states at the layer boundary a ``minilm_ft`` model starts from (``minilm_layers``).
+
+    The frozen prefix runs with the training's ``encode_max_len``; the states are then cut to the
+    ``max_len`` the trained layers read, exactly as :class:`~emotune.experiments.text_inputs.TextInputs` did.
+    """
+
+    modality = "text"
+
+    def __init__(self, features: Mapping[str, Any]) -> None:
+        from emotune.features.text_encoders import MiniLMEncoder
+
+        self.layer = int(features["layer"])
+        self.max_len = int(features["max_len"])
+        self.encode_max_len = int(features.get("encode_max_len", self.max_len))
+        self.encoder = MiniLMEncoder(max_len=self.encode_max_len, cache=None, progress=False)
+
+    def build(self, items: Sequence[Any], groups: Sequence[str] | None = None) -> Built:
+        from emotune.features.frames import lengths_to_mask
+        from emotune.features.text_encoders import encode_layers_rows, stack_layer
+
+        ok, errors = _check_texts(items)
+        if not ok:
+            return Built(None, None, ok, errors)
+        rows = encode_layers_rows(self.encoder, [items[i] for i in ok], self.encode_max_len)
+        states, lengths = stack_layer(rows, self.layer, self.max_len)
+        return Built(states, lengths_to_mask(lengths, states.shape[1]), ok, errors)
+
+
 class _AudioClips:
     """Audio files to the speech model's features, normalised and padded as in training."""
 
@@ -152,4 +181,5 @@ for _name in ("tokens", "word2vec"):
     INPUT_BUILDERS.add(_name, _TokenTexts)
 for _name in ("minilm", "minilm_pooled"):
     INPUT_BUILDERS.add(_name, _MiniLMTexts)
+INPUT_BUILDERS.add("minilm_layers", _MiniLMLayerTexts)
 INPUT_BUILDERS.add("audio", _AudioClips)

@@ -337,8 +337,13 @@ def _device(model: nn.Module) -> torch.device:
     return torch.device("cpu")
 
 
-def _param_groups(model: nn.Module, params: list[nn.Parameter], weight_decay: float) -> list[dict]:
-    """One group with ``weight_decay`` for the L2 parameters, one with none for the rest."""
+def _param_groups(model: nn.Module, params: list[nn.Parameter], weight_decay: float, lr: float) -> list[dict]:
+    """The model's own ``param_groups(lr, weight_decay)`` when it has one (e.g. layer-wise learning-rate
+    decay in a fine-tuned encoder); else one group with ``weight_decay`` for the L2 parameters, one with
+    none for the rest."""
+    own = getattr(model, "param_groups", None)
+    if callable(own):
+        return [g for g in own(lr, weight_decay) if g["params"]]
     l2 = getattr(model, "l2_parameters", None)
     if not callable(l2):
         return [{"params": params, "weight_decay": weight_decay}]
@@ -463,10 +468,15 @@ def train(
         val: validation split, or ``None``.
         config: hyper-parameters.
         progress: show a Rich progress bar per epoch.
-        callbacks: objects with ``on_epoch_end(epoch, record)``, called after each
-            epoch with its history record (e.g.
-            :class:`~emotune.training.callbacks.PrunerReport`); an exception they
-            raise ends training and propagates.
+        callbacks: objects with any of these hooks (an exception they raise ends
+            training and propagates): ``on_train_data(train) -> TensorSplit``,
+            called once before the first epoch, may return a changed training
+            split (e.g. :class:`~emotune.training.augmenters.GanAugmenter` adds
+            perturbed samples); ``on_train_begin(optimizer, total_steps)``;
+            ``on_batch_end()`` after every optimizer step (e.g.
+            :class:`~emotune.training.schedules.LinearWarmup`);
+            ``on_epoch_end(epoch, record)`` after each epoch with its history
+            record (e.g. :class:`~emotune.training.callbacks.PrunerReport`).
 
     Returns:
         A :class:`TrainResult`; ``model`` holds the weights of ``best_epoch``.
@@ -493,7 +503,14 @@ def train(
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
         raise ConfigError("model has no trainable parameters (requires_grad is False everywhere)")
-    optimizer = OPTIMIZERS[config.optimizer](_param_groups(model, params, config.weight_decay), config)
+    optimizer = OPTIMIZERS[config.optimizer](_param_groups(model, params, config.weight_decay, config.lr), config)
+    for callback in callbacks:  # hook: change the training data once (e.g. add GAN-perturbed samples)
+        if hasattr(callback, "on_train_data"):
+            train = callback.on_train_data(train)
+    for callback in callbacks:  # hook: see the optimizer and the number of steps (e.g. LR warm-up)
+        if hasattr(callback, "on_train_begin"):
+            callback.on_train_begin(optimizer, config.epochs * len(_batches(len(train), config.batch_size,
+                                                                            torch.Generator().manual_seed(0))))
     scheduler = (
         make_plateau_scheduler(optimizer, patience=config.plateau_patience, factor=config.plateau_factor)
         if val is not None and config.plateau_patience is not None
@@ -598,6 +615,9 @@ def train(
                             kind = "nan" if math.isnan(norm) else "inf"
                             raise TrialFailed(f"gradient norm became {kind} at epoch {epoch}, batch {b}")
                     optimizer.step()
+                    for callback in callbacks:
+                        if hasattr(callback, "on_batch_end"):
+                            callback.on_batch_end()
                     loss_sum += float(loss.detach()) * idx.numel()
                     seen += idx.numel()
                     if progress:
@@ -630,7 +650,8 @@ def train(
                     shown = "" if val_fitness is None else f" {config.fitness} {val_fitness:.4f}"
                     bar.update(task, description=f"epoch {epoch}/{config.epochs}{shown}")
                 for callback in callbacks:
-                    callback.on_epoch_end(epoch, history[-1])
+                    if hasattr(callback, "on_epoch_end"):
+                        callback.on_epoch_end(epoch, history[-1])
                 if time_up:
                     stop_reason = "time_limit"
                     break
