@@ -210,12 +210,13 @@ def test_tess_release_layout(tmp_path: Path) -> None:
         "YAF_pleasant_surprised/YAF_back_ps.wav",
         "YAF_sad/YAF_dog_sad.wav",
         "YAF_neutral/YAF_dog_neutral.wav",
+        "OAF_neutral/OA_bite_neutral.wav",  # the release's one file with a short speaker code
     ]
     for name in files:
         _write_wav(tmp_path / name)
     ds = load_dataset("tess", tmp_path)
     by_id = {s.id: s for s in ds}
-    assert len(ds) == 6 and ds.skipped == []
+    assert len(ds) == 7 and ds.skipped == []
     assert {k: (s.label, s.group) for k, s in by_id.items()} == {
         "OAF_back_angry": ("angry", "OAF"),
         "OAF_back_fear": ("fear", "OAF"),
@@ -223,6 +224,7 @@ def test_tess_release_layout(tmp_path: Path) -> None:
         "YAF_back_ps": ("surprise", "YAF"),
         "YAF_dog_sad": ("sad", "YAF"),
         "YAF_dog_neutral": ("neutral", "YAF"),
+        "OA_bite_neutral": ("neutral", "OAF"),
     }
     s = by_id["OAF_back_ps"]
     assert s.extra == {"speaker": "OAF", "word": "back", "emotion_code": "ps", "age_group": "older", "sex": "female"}

@@ -8,7 +8,9 @@ per speaker and emotion: ``OAF_angry/OAF_back_angry.wav``,
 ``<speaker>_<word>_<emotion>`` with emotion ``angry disgust fear happy neutral ps
 sad`` in any case (``ps`` = pleasant surprise; labels:
 :data:`~emotune.data.labels.TESS_EMOTIONS`); the folder names, which are spelled
-inconsistently (``OAF_Fear``, ``OAF_Pleasant_surprise``), are not used.
+inconsistently (``OAF_Fear``, ``OAF_Pleasant_surprise``), are not used. One file
+of the release has a short speaker code, ``OAF_neutral/OA_bite_neutral.wav``;
+``OA`` is read as ``OAF``, as other TESS loaders do.
 
 Samples: id = the file stem, group = the speaker (``"OAF"``/``"YAF"``), text =
 ``"Say the word <word>"``, ``extra``: ``speaker``, ``word``, ``emotion_code``,
@@ -30,7 +32,10 @@ __all__ = ["read_tess", "parse_tess_name", "TESS_SPEAKERS"]
 #: speaker code -> age group.
 TESS_SPEAKERS = {"OAF": "older", "YAF": "younger"}
 
-_NAME = re.compile(r"([A-Za-z]{3})_(\w+)_([A-Za-z]+)")
+#: speaker codes spelled otherwise in the released corpus: ``OAF_neutral/OA_bite_neutral.wav`` is OAF's.
+_SPEAKER_QUIRKS = {"OA": "OAF"}
+
+_NAME = re.compile(r"([A-Za-z]{2,3})_(\w+)_([A-Za-z]+)")
 _WHAT = "TESS files named <OAF|YAF>_<word>_<emotion>.wav (e.g. OAF_angry/OAF_back_angry.wav)"
 
 
@@ -42,6 +47,7 @@ def parse_tess_name(file: Path) -> Sample:
             FILE_NAME_FIELD, "does not match the TESS pattern <speaker>_<word>_<emotion> (e.g. OAF_back_angry)"
         )
     speaker, word, code = m.group(1).upper(), m.group(2), m.group(3).lower()
+    speaker = _SPEAKER_QUIRKS.get(speaker, speaker)
     if speaker not in TESS_SPEAKERS:
         raise BadName("speaker", f"unknown speaker {m.group(1)!r} (known: {', '.join(TESS_SPEAKERS)})")
     if code not in TESS_EMOTIONS:
