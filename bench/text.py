@@ -80,9 +80,9 @@ DATASETS: dict[str, tuple[str, str | None]] = {
     "sst2": ("sst2", "sst2-en"),
     "tweets": ("tweets", None),
 }
-MODELS = ("sa_lstm", "bilstm_tcsa", "lstm_sa")
-DEFAULT_OPTIMIZER = {"bilstm_tcsa": "ipso", "sa_lstm": "lwaro", "lstm_sa": "ga"}
-FEATURES = ("minilm", "tokens")
+MODELS = ("sa_lstm", "bilstm_tcsa", "lstm_sa", "mlp", "minilm_ft")
+DEFAULT_OPTIMIZER = {"bilstm_tcsa": "ipso", "sa_lstm": "lwaro", "lstm_sa": "ga", "mlp": "lwaro", "minilm_ft": "lwaro"}
+FEATURES = ("minilm", "tokens", "minilm_pooled", "minilm_layers")
 SST2_TEST_SIZE = 872
 
 
@@ -181,6 +181,13 @@ def run_one(job: dict[str, Any]) -> dict[str, Any]:
         record["traceback"] = traceback.format_exc(limit=8)
     else:
         test, base = result["test_metrics"], result["baseline_metrics"]
+        refs = {r["name"]: r for r in [base, *result.get("reference_metrics", [])] if r}
+        comp = {c["metric"]: c for c in result.get("comparison", [])}.get("accuracy")
+        if "minilm_logreg" in refs:
+            record["minilm_lr_accuracy"] = float(refs["minilm_logreg"]["accuracy"])
+        if comp:
+            record["vs_best_ref"] = {k: comp[k] for k in ("reference", "difference", "low", "high", "verdict")}
+        record["augment"] = job["config"].get("augment", "none")
         record.update(
             test_accuracy=float(test["accuracy"]),
             test_macro_f1=float(test["macro_f1"]),
@@ -213,13 +220,15 @@ def summarize(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for r in records:
         if "error" in r:
             continue
-        groups.setdefault((r["dataset"], r["model"], r["mode"], r["optimizer"], r["features"]), []).append(r)
+        groups.setdefault((r["dataset"], r["model"], r["mode"], r["optimizer"], r["features"],
+                           r.get("augment", "none")), []).append(r)
     rows = []
-    keys = ("test_accuracy", "test_macro_f1", "baseline_accuracy", "best_val_fitness", "seconds_per_trial",
-            "total_seconds", "peak_rss_mib")
-    for (dataset, model, mode, optimizer, features), rs in groups.items():
+    keys = ("test_accuracy", "test_macro_f1", "baseline_accuracy", "minilm_lr_accuracy", "best_val_fitness",
+            "seconds_per_trial", "total_seconds", "peak_rss_mib")
+    for (dataset, model, mode, optimizer, features, augment), rs in groups.items():
         row: dict[str, Any] = {"dataset": dataset, "model": model, "mode": mode, "optimizer": optimizer,
-                               "features": features, "trials": rs[0]["trials"], "seeds": [r["seed"] for r in rs],
+                               "features": features + ("" if augment == "none" else f" +{augment}"),
+                               "vs_best_ref": [r.get("vs_best_ref") for r in rs], "trials": rs[0]["trials"], "seeds": [r["seed"] for r in rs],
                                "n_train": rs[0]["n_train"], "n_val": rs[0]["n_val"], "n_test": rs[0]["n_test"]}
         for k in keys:
             vals = [r[k] for r in rs if r.get(k) is not None]
@@ -238,11 +247,20 @@ def _fmt(row: dict[str, Any], key: str, scale: float = 1.0, digits: int = 1) -> 
     return text
 
 
+def _interval(row: dict[str, Any]) -> str:
+    """The first seed's accuracy difference to the best reference row and its bootstrap interval."""
+    c = next((c for c in row.get("vs_best_ref", []) if c), None)
+    if not c:
+        return "-"
+    return f"{100 * c['difference']:+.1f} [{100 * c['low']:+.1f}, {100 * c['high']:+.1f}] {c['verdict'].split()[0]}"
+
+
 def render_table(rows: list[dict[str, Any]], title: str) -> Table:
     table = Table(title=title)
     for col, justify in (("dataset", "left"), ("model", "left"), ("mode", "left"), ("optimizer", "left"),
                          ("features", "left"), ("trials", "right"), ("train/val/test", "right"),
                          ("test acc %", "right"), ("test macro-F1 %", "right"), ("TF-IDF acc %", "right"),
+                         ("MiniLM+LR acc %", "right"), ("acc - best ref, 95% CI", "left"),
                          ("val fitness", "right"), ("s/trial", "right"), ("total s", "right"),
                          ("peak MiB", "right")):
         table.add_column(col, justify=justify)
@@ -251,6 +269,7 @@ def render_table(rows: list[dict[str, Any]], title: str) -> Table:
             r["dataset"], r["model"], r["mode"], r["optimizer"], r["features"], str(r["trials"]),
             f"{r['n_train']}/{r['n_val']}/{r['n_test']}",
             _fmt(r, "test_accuracy", 100), _fmt(r, "test_macro_f1", 100), _fmt(r, "baseline_accuracy", 100),
+            _fmt(r, "minilm_lr_accuracy", 100), _interval(r),
             _fmt(r, "best_val_fitness", 1, 3), _fmt(r, "seconds_per_trial"), _fmt(r, "total_seconds", 1, 0),
             _fmt(r, "peak_rss_mib", 1, 0),
         )
@@ -312,7 +331,9 @@ def build_jobs(args: argparse.Namespace, parser: argparse.ArgumentParser, err: C
                 fixed, source = untuned_params(model)
                 for mode in modes:
                     optimizer = "random" if mode == "untuned" else (args.optimizer or DEFAULT_OPTIMIZER[model])
-                    run_dir = args.out / dataset / model / f"{mode}-{optimizer}-{args.features}-seed{seed}"
+                    tag = "" if args.augment == "none" else f"-{args.augment}"
+                    tag += "" if not args.tag else f"-{args.tag}"
+                    run_dir = args.out / dataset / model / f"{mode}-{optimizer}-{args.features}{tag}-seed{seed}"
                     config = {
                         "seed": seed, "task": "text", "dataset": reader, "data_dir": data_dir, "limit": limit,
                         "cv": "holdout", "features": args.features, "max_len": args.max_len,
@@ -323,7 +344,10 @@ def build_jobs(args: argparse.Namespace, parser: argparse.ArgumentParser, err: C
                         "epochs": args.epochs, "patience": args.patience,
                         "out": str(run_dir), "cache_dir": args.cache_dir, "progress": False,
                         "threads": args.threads, "warm_start": not args.no_warm_start,
+                        "augment": args.augment,
                     }
+                    if args.fix:
+                        config["fixed_params"] = {**config["fixed_params"], **json.loads(args.fix)}
                     jobs.append({"dataset": dataset, "model": model, "mode": mode, "optimizer": optimizer,
                                  "seed": seed, "features": args.features,
                                  "config": config, "fixed_source": source if mode == "untuned" else {}})
@@ -336,6 +360,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models", default=",".join(MODELS), help=f"comma-separated, of {', '.join(MODELS)}")
     parser.add_argument("--modes", default="untuned,tuned", help="untuned, tuned or both")
     parser.add_argument("--features", default="minilm", choices=FEATURES)
+    parser.add_argument("--augment", default="none", choices=("none", "fgm", "gan"), help="TuneConfig.augment")
+    parser.add_argument("--fix", default=None, help='JSON of parameters fixed in every run, e.g. \'{"finetune_layers": 1}\'')
+    parser.add_argument("--tag", default="", help="suffix of the run directories (to keep variants apart)")
     parser.add_argument("--optimizer", default=None,
                         help="one optimizer for every tuned run (default: " +
                         ", ".join(f"{m}: {o}" for m, o in DEFAULT_OPTIMIZER.items()) + ")")

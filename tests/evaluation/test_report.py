@@ -52,3 +52,18 @@ def test_report_shows_mean_and_spread_over_folds(tmp_path):
     folds = {"accuracy": {"mean": 0.5, "std": 0.1}, "macro_f1": {"mean": 0.4, "std": 0.05}}
     text = write_report(tmp_path, _result(0.6, 0.5, fold_metrics=folds), TRIALS).read_text()
     assert "Mean and spread over outer folds" in text and "| macro-F1 | 0.4000 | 0.0500 |" in text
+
+
+def _trial(i, value, folds):
+    return {"id": i, "state": "complete", "value": value, "user_attrs": {"fold_scores": folds}}
+
+
+def test_report_shows_whether_the_fold_spread_can_rank_the_trials(tmp_path):
+    noisy = [_trial(0, 0.80, [0.70, 0.90, 0.80]), _trial(1, 0.79, [0.69, 0.89, 0.79])]
+    text = write_report(tmp_path, _result(0.6, 0.5), noisy).read_text()
+    assert "over 3 folds" in text and "cannot tell the top two apart" in text
+    clear = [_trial(0, 0.90, [0.89, 0.90, 0.91]), _trial(1, 0.80, [0.79, 0.80, 0.81])]
+    text = write_report(tmp_path, _result(0.6, 0.5), clear).read_text()
+    assert "the ranking of the top two is meaningful" in text
+    text = write_report(tmp_path, _result(0.6, 0.5), TRIALS).read_text()
+    assert "`cv: K`" in text

@@ -55,6 +55,26 @@ def _verdict_lines(model: Any, comparisons: Sequence[dict[str, Any]]) -> list[st
     return lines
 
 
+def _ranking_lines(trials: Sequence[dict[str, Any]], fitness: Any) -> list[str]:
+    """Whether the validation judge can rank: fold spread next to the gap between the top trials."""
+    from emotune.evaluation.ranking import ranking_noise
+
+    r = ranking_noise(trials)
+    if r is None:
+        return ["Validation was one hold-out part, so the noise of a trial's score is unknown; "
+                "`cv: K` (k folds of train + validation) reports it.\n"]
+    verdict = ("larger than twice the standard error, so the ranking of the top two is meaningful"
+               if r["resolved"] else "within twice the standard error: the search cannot tell the top two apart")
+    return [
+        "Can the search rank? Validation " + str(fitness) + f" over {r['folds']} folds:\n",
+        _md_table(["fold std of one trial (median)", "standard error of a trial's mean", "std over trials",
+                   "best", "runner-up", "gap"],
+                  [[_fmt(r["fold_std"]), _fmt(r["fold_se"]), _fmt(r["trial_std"]), _fmt(r["best"]),
+                    _fmt(r["runner_up"]), _fmt(r["gap"])]]) + "\n",
+        f"The gap between the best and the runner-up ({_fmt(r['gap'])}) is {verdict}.\n",
+    ]
+
+
 def write_report(run_dir: str | Path, result: dict[str, Any], trials: Sequence[dict[str, Any]]) -> Path:
     """Write ``run_dir/report.md``; PNGs named in ``result["plots"]`` are linked.
 
@@ -156,6 +176,7 @@ def write_report(run_dir: str | Path, result: dict[str, Any], trials: Sequence[d
         f"{_secs(timings.get('seconds_per_trial'))} s per trial; final training "
         f"{_secs(timings.get('final_train_seconds'))} s.\n"
     )
+    lines.extend(_ranking_lines(trials, cfg.get("fitness")))
     for png in result.get("plots", []):
         lines.append(f"![{Path(png).stem}]({Path(png).name})\n")
     lines.append("Best parameters:\n")
