@@ -207,3 +207,14 @@ def test_a_run_left_half_written_by_a_kill_is_restarted_from_scratch(tmp_path):
     records = C.run_comparison(plan, tmp_path)
     assert len(records) == 3 and not any(r["error"] for r in records)
     assert not (stale / "trials.csv").exists() and (stale / "record.json").exists()
+
+
+def test_budget_by_time_stops_every_arm_at_the_same_wall_clock(tmp_path):
+    plan = C.make_plan("function:shifted_sphere", {"dim": 3, "trials": 10_000_000}, C.parse_vary(["optimizer=random,pso"]),
+                       1, budget_by="time", time_budget=0.3)
+    records = C.run_comparison(plan, tmp_path)
+    for r in records:
+        assert 0 < r["evaluations"] < 10_000_000
+        assert r["curve"][-1][2] < 0.3 + 5.0  # the last batch may finish after the limit, never the budget
+    with pytest.raises(ConfigError, match="time-budget"):
+        C.make_plan("function:shifted_sphere", {"dim": 3}, C.parse_vary(["optimizer=random,pso"]), 1, budget_by="time")
