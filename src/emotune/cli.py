@@ -93,7 +93,7 @@ def _tune_overrides(**kwargs):
 @app.command("tune")
 def tune(
     config: Optional[Path] = typer.Option(None, "--config", help="YAML config; flags given too override it."),
-    task: Optional[str] = typer.Option(None, help="text or speech."),
+    task: Optional[str] = typer.Option(None, help="text, speech, face or multimodal."),
     dataset: Optional[str] = typer.Option(None, help="Registered dataset/reader name (tweets, mr, sst2, csv, crema-d...)."),
     data_dir: Optional[str] = typer.Option(None, help="Folder or file of the dataset."),
     text_col: Optional[str] = typer.Option(None, help="Text column of a csv/tsv/jsonl file."),
@@ -118,6 +118,9 @@ def tune(
     frame_pool: Optional[int] = typer.Option(None, help="Speech: average this many frames into one."),
     normalize: Optional[str] = typer.Option(None, help="Speech: feature normalisation, global, speaker or none."),
     workers: Optional[int] = typer.Option(None, help="Speech: feature-extraction processes."),
+    modalities: Optional[str] = typer.Option(None, help="Multimodal: comma-separated modalities (audio,face)."),
+    fusion: Optional[str] = typer.Option(
+        None, help="Multimodal: the final system, late_aquila, late_equal, stacking, intermediate or early."),
     seed: Optional[int] = typer.Option(None, help="Seed of everything."),
     out: Optional[str] = typer.Option(None, help="Run directory."),
     no_progress: bool = typer.Option(False, "--no-progress", help="Hide progress bars."),
@@ -143,6 +146,10 @@ def tune(
         trials=trials, timeout=timeout, fitness=fitness, cv=cv, epochs=epochs, max_len=max_len, seed=seed, out=out,
         max_seconds=max_seconds, frame_pool=frame_pool, normalize=normalize, workers=workers, outer_cv=outer_cv,
     )
+    if modalities is not None:
+        overrides["modalities"] = _split_csv(modalities)
+    if fusion is not None:
+        overrides["fusion"] = fusion
     if no_progress:
         overrides["progress"] = False
     if encoding is not None:
@@ -194,11 +201,38 @@ def _resume_config(run_dir: Path, config: Optional[Path], overrides: dict, force
     return new
 
 
+def _print_multimodal(result: dict, out: Path) -> None:
+    from rich.table import Table
+
+    from emotune.evaluation.report import metrics_table_rows
+
+    cfg = result["config"]
+    table = Table(title=f"{cfg['dataset']}: {', '.join(cfg['modalities'])}, pooled over outer folds "
+                        f"({result['data']['n_test']} samples)")
+    for col in ("system", "accuracy", "macro-F1", "UA", "ROC-AUC"):
+        table.add_column(col, justify="right" if col != "system" else "left")
+    rows = [(f"{k} alone", m) for k, m in result["modality_metrics"].items()]
+    rows += [(f"fusion {k}" + (" (final)" if k == result["fusion"] else ""), m)
+             for k, m in result["fusion_metrics"].items()]
+    for row in metrics_table_rows(rows):
+        table.add_row(*row)
+    console.print(table)
+    g = result["gain"]
+    console.print(f"best fusion {g['best_fusion']} - best single modality {g['best_single_modality']}: "
+                  f"{g['points']:+.2f} points of UA; total {result['timings']['total_seconds']:.0f} s")
+    if result["protocol"].get("warning"):
+        console.print(f"[yellow]warning[/] {result['protocol']['warning']}")
+    console.print(f"report: {out / 'report.md'}")
+
+
 def _print_result(result: dict, out: Path) -> None:
     from rich.table import Table
 
     from emotune.evaluation.report import metrics_table_rows
 
+    if "modality_metrics" in result:
+        _print_multimodal(result, out)
+        return
     cfg = result["config"]
     table = Table(title=f"{cfg['dataset']}: test split ({result['data']['n_test']} samples, never seen by the search)")
     for col in ("model", "accuracy", "macro-F1", "UA", "ROC-AUC"):

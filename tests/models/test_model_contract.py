@@ -22,6 +22,10 @@ TINY: dict[str, dict] = {
 NAMES = ["bilstm_tcsa", "cnn_bilstm", "lstm_sa", "mlp", "sa_lstm"]
 # models that only take a pretrained encoder's states (384-d MiniLM), with their own contract tests
 PRETRAINED_INPUT = {"minilm_ft": "tests/models/test_minilm_ft.py"}
+# models whose input has a fixed structure (modality blocks + flags, square crops, motion-capture frames),
+# with their own contract tests
+OWN_CONTRACT = {"fusion_mlp": "tests/models/test_fusion.py", "face_cnn": "tests/models/test_face_mocap_cnn.py",
+                "mocap_cnn": "tests/models/test_face_mocap_cnn.py"}
 # the real lstm_sa widths (300..1024) are tested once, in test_lstm_sa.py
 BIG_VALUES = {("lstm_sa", "lstm_sa_ga21", "d_model")}
 
@@ -51,7 +55,7 @@ def _space_values() -> list:
 
 
 def test_every_model_is_registered_with_a_spec():
-    assert MODELS.names() == sorted(NAMES + list(PRETRAINED_INPUT))
+    assert MODELS.names() == sorted(NAMES + list(PRETRAINED_INPUT) + list(OWN_CONTRACT))
     for name in NAMES:
         spec = MODELS.get(name)
         assert isinstance(spec, ModelSpec) and spec.name == name and spec.description

@@ -63,6 +63,10 @@ def run_tune(config: TuneConfig, *, console: Any = None, if_exists: str = "refus
     that never saw its speaker), reports mean and spread over folds, and keeps a
     final model retrained on all data with the best fold's parameters.
     """
+    if config.task == "multimodal":  # its own protocol: every modality alone and every fusion style
+        from emotune.experiments.multimodal import run_multimodal
+
+        return run_multimodal(config, console=console)
     from emotune.data.splits import check_labels, save_split
 
     t_start = time.time()

@@ -28,6 +28,9 @@ from emotune.models import sa_lstm  # noqa: F401  (registers "sa_lstm")
 from emotune.models import bilstm_tcsa  # noqa: F401  (registers "bilstm_tcsa")
 from emotune.models import cnn_bilstm  # noqa: F401  (registers "cnn_bilstm")
 from emotune.models import mlp  # noqa: F401  (registers "mlp")
+from emotune.models import fusion  # noqa: F401  (registers "fusion_mlp")
+from emotune.models import face_cnn  # noqa: F401  (registers "face_cnn")
+from emotune.models import mocap_cnn  # noqa: F401  (registers "mocap_cnn")
 from emotune.models import minilm_ft  # noqa: F401  (registers "minilm_ft")
 
 __all__ = [

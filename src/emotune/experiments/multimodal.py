@@ -1,0 +1,261 @@
+"""``emotune tune --task multimodal``: every modality alone and every fusion style, on the same outer folds.
+
+Per outer fold (by speaker; the test speakers are never seen by any search):
+
+1. each modality alone: the model ``config.model`` searched on that modality's
+   (train, validation) parts with ``config.optimizer``, retrained on train +
+   validation and scored on test; its out-of-fold probabilities on train +
+   validation come from ``k`` group folds of train + validation with the best
+   parameters (``_OOF_FOLDS``);
+2. late fusion of the modality models' test probabilities with
+   ``late_equal`` (equal weights), ``late_aquila`` (weights on the simplex that
+   minimise the log loss of the out-of-fold probabilities, found by the
+   ``aquila`` optimizer) and ``stacking`` (logistic regression on the
+   out-of-fold log probabilities);
+3. ``intermediate``: ``fusion_mlp`` (one encoder per modality, trained end to
+   end, modality masks and modality dropout) searched and retrained like a model;
+4. ``early``: the concatenated normalised features (plus presence flags) fed to
+   ``config.model``, searched and retrained.
+
+The run pools each system's test predictions over the folds (every sample
+predicted by models that never saw its speaker), reports mean and spread over
+folds, the gain of the best fusion over the best single modality, and uses
+``config.fusion`` as the run's final system (``test_metrics``).
+``result.json`` has ``test_metrics``, ``modality_metrics``, ``fusion_metrics``,
+``fold_metrics`` (per system) and the late-fusion weights of each fold. No
+model bundle is written for multimodal runs yet.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from emotune._seeding import seed_everything
+from emotune.exceptions import TrialFailed
+from emotune.experiments.config import FUSIONS, TuneConfig, save_config
+
+__all__ = ["run_multimodal", "SYSTEMS"]
+
+_OOF_FOLDS = 3
+LATE = ("late_equal", "late_aquila", "stacking")
+SYSTEMS = FUSIONS
+_FIXED_TEXT = {"ravdess-av": "RAVDESS", "crema-d": "CREMA-D", "savee": "SAVEE"}
+
+
+def _search(config: TuneConfig, inputs: Any, y: np.ndarray, groups: np.ndarray | None, train_idx: np.ndarray,
+            val_idx: np.ndarray, n_classes: int, seed: int, out: Path, name: str) -> tuple[dict, int, float, int]:
+    """Search ``config.model`` on (train, validation); returns (best params, best epoch, seconds, trials)."""
+    from emotune.experiments.objective import default_params, make_objective
+    from emotune.experiments.run_files import write_trials_csv
+    from emotune.experiments.splitting import search_folds
+    from emotune.models import MODELS
+    from emotune.search import Study
+
+    space = MODELS.get(config.model).space(config.preset)
+    folds = search_folds(config, y, groups if config.split_by == "group" else None, train_idx, val_idx, seed=seed)
+    objective = make_objective(config, inputs, folds, y, n_classes)
+    study = Study(space, config.optimizer, "maximize", seed, budget=config.trials,
+                  optimizer_options=config.optimizer_options)
+    if config.warm_start and config.trials > 1:
+        study.enqueue(default_params(MODELS.get(config.model), space))
+    t0 = time.time()
+    study.optimize(objective, trials=config.trials, timeout=config.timeout, show_progress=False,
+                   description=f"{config.optimizer} on {name}")
+    seconds = time.time() - t0
+    write_trials_csv(out / f"trials_{name}.csv", study.trials, config.fixed_params)
+    best = study.best_trial
+    if best is None:
+        errors = "; ".join(sorted({t.error or "?" for t in study.trials}))[:1000]
+        raise TrialFailed(f"{name}: every trial failed; errors: {errors}")
+    params = {**best.params, **config.fixed_params}
+    return params, max(1, int(best.user_attrs.get("best_epoch", config.epochs))), seconds, len(study.trials)
+
+
+def _fit_predict(config, inputs, y, n_classes, params, epochs, train_idx, eval_idx) -> np.ndarray:
+    from emotune.experiments.objective import fit_and_score
+
+    _, proba, _, _ = fit_and_score(config, inputs, n_classes, params, train_idx, eval_idx, y, epochs=epochs,
+                                   with_val=False)
+    return proba
+
+
+def _oof(config, inputs, y, groups, n_classes, params, epochs, dev_idx, seed) -> np.ndarray:
+    """Out-of-fold probabilities of ``dev_idx`` rows from ``_OOF_FOLDS`` group folds of ``dev_idx``."""
+    from emotune.data.splits import kfold_splits
+
+    g = None if groups is None else groups[dev_idx]
+    out = np.zeros((len(dev_idx), n_classes), np.float32)
+    for a, b in kfold_splits(y[dev_idx], g, k=_OOF_FOLDS, seed=seed):
+        out[b] = _fit_predict(config, inputs, y, n_classes, params, epochs, dev_idx[a], dev_idx[b])
+    return out
+
+
+def _uniform_where_missing(proba_rows: np.ndarray, present: np.ndarray, n_classes: int) -> np.ndarray:
+    out = np.full((len(present), n_classes), 1.0 / n_classes, np.float32)
+    out[present] = proba_rows
+    return out
+
+
+def _fold(run: dict, k: int, train_idx, val_idx, test_idx, out: Path) -> dict[str, Any]:
+    """Every system on one outer fold: test probabilities, late-fusion weights, timings."""
+    from emotune.experiments.multimodal_inputs import ConcatInputs, VectorInputs
+    from emotune.experiments.splitting import fold_seed
+    from emotune.models.fusion import aquila_weights, late_fusion, stacking_fit_predict
+
+    config, y, groups, mods, n_classes = run["config"], run["y"], run["groups"], run["mods"], run["n_classes"]
+    seed = fold_seed(config.seed, k)
+    out.mkdir(parents=True, exist_ok=True)
+    dev_idx = np.concatenate([train_idx, val_idx])
+    probas: dict[str, np.ndarray] = {}
+    oof: dict[str, np.ndarray] = {}
+    timing: dict[str, dict[str, float]] = {}
+    params_of: dict[str, dict] = {}
+    for m in mods:
+        inputs = VectorInputs(m)
+        p = m.present
+        params, epochs, secs, n = _search(config, inputs, y, groups, train_idx[p[train_idx]], val_idx[p[val_idx]],
+                                          n_classes, seed, out, m.name)
+        timing[m.name] = {"search_seconds": round(secs, 2), "seconds_per_trial": round(secs / max(n, 1), 3)}
+        params_of[m.name] = params
+        dev_m, test_m = dev_idx[p[dev_idx]], test_idx[p[test_idx]]
+        probas[m.name] = _uniform_where_missing(
+            _fit_predict(config, inputs, y, n_classes, params, epochs, dev_m, test_m), p[test_idx], n_classes)
+        oof[m.name] = _uniform_where_missing(
+            _oof(config, inputs, y, groups, n_classes, params, epochs, dev_m, seed), p[dev_idx], n_classes)
+        run["say"](f"fold {k + 1}: {m.name} alone searched ({n} trials, {secs:.0f} s)")
+    names = [m.name for m in mods]
+    present_dev = np.stack([m.present[dev_idx] for m in mods], axis=1)
+    present_test = np.stack([m.present[test_idx] for m in mods], axis=1)
+    weights: dict[str, list[float]] = {}
+    t0 = time.time()
+    probas["late_equal"] = late_fusion([probas[n] for n in names], None, present_test)
+    w = aquila_weights([oof[n] for n in names], y[dev_idx], present=present_dev, seed=seed)
+    weights["late_aquila"] = [float(v) for v in w]
+    probas["late_aquila"] = late_fusion([probas[n] for n in names], w, present_test)
+    probas["stacking"] = stacking_fit_predict([oof[n] for n in names], y[dev_idx], [probas[n] for n in names],
+                                              seed=config.seed)
+    timing["late"] = {"seconds": round(time.time() - t0, 2)}
+    concat = ConcatInputs(mods)
+    for system, model in (("intermediate", "fusion_mlp"), ("early", config.model)):
+        fixed = dict(config.fixed_params)
+        if model == "fusion_mlp":
+            fixed["modality_dims"] = concat.modality_dims
+        cfg = dataclasses.replace(config, model=model, preset=None if model == "fusion_mlp" else config.preset,
+                                  fixed_params=fixed)
+        params, epochs, secs, n = _search(cfg, concat, y, groups, train_idx, val_idx, n_classes, seed, out, system)
+        probas[system] = _fit_predict(cfg, concat, y, n_classes, params, epochs, dev_idx, test_idx)
+        timing[system] = {"search_seconds": round(secs, 2), "seconds_per_trial": round(secs / max(n, 1), 3)}
+        params_of[system] = {k2: v for k2, v in params.items() if k2 != "modality_dims"}
+        run["say"](f"fold {k + 1}: {system} fusion searched ({n} trials, {secs:.0f} s)")
+    return {"probas": probas, "weights": weights, "timing": timing, "params": params_of}
+
+
+def run_multimodal(config: TuneConfig, *, console: Any = None) -> dict[str, Any]:
+    """Run the multimodal protocol (module docstring) and write ``config.out``; returns ``result.json``'s content."""
+    from emotune.data.splits import check_labels, save_split
+    from emotune.evaluation.metrics import aggregate, classification_metrics
+    from emotune.experiments.multimodal_inputs import load_multimodal
+    from emotune.experiments.objective import set_training_threads
+    from emotune.experiments.run_files import atomic_write_text, json_default, public_result
+    from emotune.experiments.splitting import outer_plan
+
+    t_start = time.time()
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    seed_everything(config.seed)
+    save_config(config, out / "config.yaml")
+    say = console.print if console is not None else (lambda *a, **k: None)
+    dataset, mods = load_multimodal(config)
+    labels = dataset.labels
+    y = dataset.label_ids({name: i for i, name in enumerate(labels)})
+    groups = np.array(dataset.groups) if any(dataset.groups) else None
+    plan = outer_plan(config, dataset, y, groups)
+    for train_idx, val_idx, test_idx, _ in plan.splits:
+        check_labels([labels[i] for i in y[np.concatenate([train_idx, val_idx])]], [labels[i] for i in y[test_idx]])
+    ids = dataset.ids
+    save_split(out / "split.json", {f"fold_{k + 1}_test": [ids[i] for i in s[2]] for k, s in enumerate(plan.splits)})
+    set_training_threads(config.threads)
+    run = dict(config=config, y=y, groups=groups, mods=mods, n_classes=len(labels), say=say)
+    say(f"[bold]data[/] {config.dataset}: {len(dataset)} samples, modalities "
+        + ", ".join(f"{m.name} ({m.dim} values, {int(m.present.sum())} present)" for m in mods))
+
+    systems = [m.name for m in mods] + list(SYSTEMS)
+    pooled = {s: np.zeros((len(y), len(labels)), np.float32) for s in systems}
+    tested = np.zeros(len(y), bool)
+    per_fold: dict[str, list[dict]] = {s: [] for s in systems}
+    folds = []
+    for k, (train_idx, val_idx, test_idx, desc) in enumerate(plan.splits):
+        r = _fold(run, k, train_idx, val_idx, test_idx, out / f"fold_{k + 1}")
+        tested[test_idx] = True
+        row = {"fold": k + 1, "test": desc, "weights": r["weights"], "timings": r["timing"], "best_params": r["params"],
+               "test_metrics": {}}
+        for s in systems:
+            pooled[s][test_idx] = r["probas"][s]
+            metrics = classification_metrics(y[test_idx], r["probas"][s], labels)
+            per_fold[s].append(metrics)
+            row["test_metrics"][s] = {m: metrics[m] for m in ("accuracy", "macro_f1", "unweighted_accuracy")}
+        folds.append(row)
+    idx = np.flatnonzero(tested)
+    pooled_metrics = {s: classification_metrics(y[idx], pooled[s][idx], labels) for s in systems}
+    modality_metrics = {m.name: pooled_metrics[m.name] for m in mods}
+    fusion_metrics = {s: pooled_metrics[s] for s in SYSTEMS}
+    key = "unweighted_accuracy"
+    best_single = max(modality_metrics, key=lambda s: modality_metrics[s][key])
+    best_fusion = max(fusion_metrics, key=lambda s: fusion_metrics[s][key])
+    fold_metrics = {s: aggregate(per_fold[s]) for s in systems}
+    warning = None
+    if config.dataset in _FIXED_TEXT:
+        warning = (f"{_FIXED_TEXT[config.dataset]} sentences are fixed (or give the label away): the text modality "
+                   "carries no emotion here, so results are shown without it.")
+    result = {
+        "config": config.to_dict(),
+        "labels": labels,
+        "protocol": {"test": f"pooled over {len(plan.splits)} outer folds ({plan.spec})",
+                     "search": f"{config.cv} on each fold's train+validation; late fusion weights and the stacker "
+                               f"on {_OOF_FOLDS}-fold out-of-fold probabilities of train+validation",
+                     "warning": warning, "note": "; ".join(plan.notes) or None},
+        "fusion": config.fusion,
+        "test_metrics": fusion_metrics[config.fusion],
+        "modality_metrics": modality_metrics,
+        "fusion_metrics": fusion_metrics,
+        "fold_metrics": fold_metrics,
+        "gain": {"best_fusion": best_fusion, "best_single_modality": best_single, "metric": key,
+                 "points": round(100 * (fusion_metrics[best_fusion][key] - modality_metrics[best_single][key]), 2)},
+        "folds": folds,
+        "data": {"n_test": int(len(idx)), "skipped": len(dataset.skipped),
+                 "modalities": {m.name: {"dim": m.dim, "present": int(m.present.sum())} for m in mods}},
+        "timings": {"total_seconds": round(time.time() - t_start, 2)},
+    }
+    atomic_write_text(out / "result.json", json.dumps(public_result(result), indent=1, default=json_default))
+    atomic_write_text(out / "report.md", _report(result))
+    return public_result(result)
+
+
+def _report(result: dict[str, Any]) -> str:
+    """A Markdown table: each modality alone and each fusion, pooled and mean +- std over folds."""
+    cfg = result["config"]
+    lines = [f"# {cfg['dataset']}: {', '.join(cfg['modalities'])} with {cfg['model']} ({cfg['optimizer']})", ""]
+    if result["protocol"]["warning"]:
+        lines += [f"> **Warning:** {result['protocol']['warning']}", ""]
+    lines += [f"Test: {result['protocol']['test']}. Search: {result['protocol']['search']}.", "",
+              "| system | accuracy | macro-F1 | UA (pooled) | UA mean +- std over folds |", "|---|---|---|---|---|"]
+    rows = [(f"{k} alone", k, v) for k, v in result["modality_metrics"].items()]
+    rows += [(f"fusion {k}" + (" (final)" if k == result["fusion"] else ""), k, v)
+             for k, v in result["fusion_metrics"].items()]
+    for title, key, m in rows:
+        fm = result["fold_metrics"][key]["unweighted_accuracy"]
+        lines.append(f"| {title} | {m['accuracy']:.4f} | {m['macro_f1']:.4f} | {m['unweighted_accuracy']:.4f} | "
+                     f"{fm['mean']:.4f} +- {fm['std']:.4f} |")
+    g = result["gain"]
+    lines += ["", f"Best fusion ({g['best_fusion']}) - best single modality ({g['best_single_modality']}): "
+              f"{g['points']:+.2f} points of UA.", ""]
+    weights = [f["weights"].get("late_aquila") for f in result["folds"]]
+    lines.append("Aquila late-fusion weights per fold: " + "; ".join(
+        ", ".join(f"{w:.2f}" for w in ws) for ws in weights if ws))
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,162 @@
+"""Inputs of ``emotune tune --task multimodal``: one clip-level vector per modality and sample, with presence masks.
+
+:func:`load_multimodal` reads a multimodal corpus (``ravdess-av``) and builds,
+for each modality of ``config.modalities``:
+
+* ``audio``: the speech features ``config.features`` of every clip that has
+  audio (through the feature cache, :func:`~emotune.experiments.speech_inputs.speech_features`);
+  frame-level kinds are averaged over the clip's frames;
+* ``face``: the per-clip face vector the reader attached (``extra["face"]``,
+  e.g. 35 OpenFace Action Units).
+
+A sample without a modality has zeros there and ``present`` False; a sample
+with none of the chosen modalities is dropped into ``Dataset.skipped``.
+
+:class:`VectorInputs` builds one modality's fold arrays (z-scored with the
+statistics of the *training* rows that have the modality; missing rows stay
+zero). :class:`ConcatInputs` builds the fused input: every modality's
+normalised block concatenated, followed by the ``M`` presence flags
+(the input of :class:`~emotune.models.fusion.IntermediateFusion`, and of the
+early-fusion model).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+
+from emotune.exceptions import DatasetError
+from emotune.experiments.text_inputs import FoldInputs
+
+__all__ = ["Modality", "VectorInputs", "ConcatInputs", "load_multimodal"]
+
+
+@dataclass
+class Modality:
+    """One modality of every sample: ``x`` float32 ``(n, F)`` (zeros where missing) and ``present`` bool ``(n,)``."""
+
+    name: str
+    x: np.ndarray
+    present: np.ndarray
+
+    @property
+    def dim(self) -> int:
+        return int(self.x.shape[1])
+
+
+def _stats(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    mean = x.mean(axis=0) if len(x) else np.zeros(x.shape[1])
+    std = x.std(axis=0) if len(x) else np.ones(x.shape[1])
+    return mean, np.where(std < 1e-8, 1.0, std)
+
+
+class VectorInputs:
+    """Fold arrays of one modality: float32 ``(n, F)`` vectors normalised by the training rows' statistics."""
+
+    def __init__(self, modality: Modality) -> None:
+        self.modality = modality
+
+    def prepare(self) -> None:
+        """Nothing to do (vectors are ready); kept for the inputs protocol."""
+
+    def block(self, train_idx: np.ndarray, idx: np.ndarray) -> np.ndarray:
+        """Rows ``idx`` z-scored with the mean/std of the present rows of ``train_idx``; missing rows are zero."""
+        m = self.modality
+        train_idx = np.asarray(train_idx, np.int64)
+        mean, std = _stats(m.x[train_idx][m.present[train_idx]])
+        out = ((m.x[idx] - mean) / std).astype(np.float32)
+        out[~m.present[idx]] = 0.0
+        return out
+
+    def build(self, train_idx: np.ndarray, eval_idx: np.ndarray, params: dict[str, Any]) -> FoldInputs:
+        from emotune.models.inputs import InputSpec
+
+        spec = InputSpec(kind="vector", feature_dim=self.modality.dim)
+        return FoldInputs(self.block(train_idx, train_idx), None, self.block(train_idx, eval_idx), None, spec,
+                          {"modality": self.modality.name, "level": "clip"})
+
+
+class ConcatInputs:
+    """The fused input: each modality's normalised block, concatenated, then ``M`` presence flags (1.0 / 0.0)."""
+
+    def __init__(self, modalities: Sequence[Modality]) -> None:
+        self.parts = [VectorInputs(m) for m in modalities]
+
+    @property
+    def modality_dims(self) -> list[int]:
+        return [p.modality.dim for p in self.parts]
+
+    def prepare(self) -> None:
+        """Nothing to do; kept for the inputs protocol."""
+
+    def _x(self, train_idx: np.ndarray, idx: np.ndarray) -> np.ndarray:
+        blocks = [p.block(train_idx, idx) for p in self.parts]
+        flags = np.stack([p.modality.present[idx] for p in self.parts], axis=1).astype(np.float32)
+        return np.concatenate(blocks + [flags], axis=1)
+
+    def build(self, train_idx: np.ndarray, eval_idx: np.ndarray, params: dict[str, Any]) -> FoldInputs:
+        from emotune.models.inputs import InputSpec
+
+        x_train = self._x(train_idx, train_idx)
+        spec = InputSpec(kind="vector", feature_dim=int(x_train.shape[1]))
+        return FoldInputs(x_train, None, self._x(train_idx, eval_idx), None, spec,
+                          {"modalities": [p.modality.name for p in self.parts], "level": "clip"})
+
+
+def _audio(config: Any, dataset: Any, cache: Any) -> Modality:
+    from emotune.experiments.speech_inputs import speech_features
+
+    have = [i for i, s in enumerate(dataset.samples) if s.audio_path]
+    feats, errors = speech_features([dataset.samples[i].audio_path for i in have], config.features, cache=cache,
+                                    workers=config.workers, on_error="skip" if config.on_bad_rows == "skip" else "raise",
+                                    max_seconds=config.max_seconds, progress=config.progress)
+    vecs = {i: (f if f.ndim == 1 else f.mean(axis=0)) for i, f in zip(have, feats) if f is not None}
+    if not vecs:
+        raise DatasetError(f"dataset {dataset.name!r}: no clip has usable audio features ({len(errors)} failed)")
+    dim = len(next(iter(vecs.values())))
+    x = np.zeros((len(dataset), dim), np.float32)
+    present = np.zeros(len(dataset), bool)
+    for i, v in vecs.items():
+        x[i], present[i] = v, True
+    return Modality("audio", x, present)
+
+
+def _face(dataset: Any) -> Modality:
+    vecs = {i: np.asarray(s.extra["face"], np.float32) for i, s in enumerate(dataset.samples)
+            if s.extra.get("face") is not None}
+    if not vecs:
+        raise DatasetError(f"dataset {dataset.name!r}: no sample has a face vector (extra['face'])")
+    dim = len(next(iter(vecs.values())))
+    x = np.zeros((len(dataset), dim), np.float32)
+    present = np.zeros(len(dataset), bool)
+    for i, v in vecs.items():
+        if v.shape != (dim,):
+            raise DatasetError(f"dataset {dataset.name!r}: sample {dataset.samples[i].id!r} has a face vector of "
+                               f"shape {v.shape}, the others ({dim},)")
+        x[i], present[i] = v, True
+    return Modality("face", x, present)
+
+
+def load_multimodal(config: Any) -> tuple[Any, list[Modality]]:
+    """The dataset of ``config`` (task ``multimodal``) and its modalities, in ``config.modalities`` order."""
+    from emotune.data import BadRow, Dataset, load_dataset
+    from emotune.features.cache import FeatureCache, default_cache_root
+
+    dataset = load_dataset(config.dataset, config.data_dir, group_col=config.group_col,
+                           on_bad_rows=config.on_bad_rows, limit=config.limit, seed=config.seed)
+    cache = FeatureCache(config.cache_dir or default_cache_root())
+    if not all("face" in s.extra for s in dataset.samples) and "face" in config.modalities:
+        raise DatasetError(f"dataset {config.dataset!r} has no face vectors; task 'multimodal' reads ravdess-av "
+                           "(or a dataset whose samples carry extra['face'])")
+    mods = [(_audio(config, dataset, cache) if name == "audio" else _face(dataset)) for name in config.modalities]
+    anything = np.any([m.present for m in mods], axis=0)
+    if not anything.all():
+        keep = np.flatnonzero(anything)
+        bad = [BadRow(file=s.audio_path or s.id, line=0, field="modalities", reason="none of the modalities is usable")
+               for s, ok in zip(dataset.samples, anything) if not ok]
+        dataset = Dataset(name=dataset.name, samples=[dataset.samples[i] for i in keep],
+                          skipped=list(dataset.skipped) + bad, source=dataset.source)
+        mods = [Modality(m.name, m.x[keep], m.present[keep]) for m in mods]
+    return dataset, mods
