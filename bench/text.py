@@ -80,7 +80,11 @@ DATASETS: dict[str, tuple[str, str | None]] = {
     "sst2": ("sst2", "sst2-en"),
     "tweets": ("tweets", None),
 }
-MODELS = ("sa_lstm", "bilstm_tcsa", "lstm_sa", "mlp", "minilm_ft")
+MODELS = ("sa_lstm", "bilstm_tcsa", "lstm_sa", "mlp", "minilm_ft", "defaults")
+# "defaults": one tuned run with exactly emotune tune --task text's defaults (every other flag ignored)
+from emotune.experiments.text_defaults import TEXT_DEFAULTS  # noqa: E402
+
+DEFAULTS_ROW = dict(TEXT_DEFAULTS)
 DEFAULT_OPTIMIZER = {"bilstm_tcsa": "ipso", "sa_lstm": "lwaro", "lstm_sa": "ga", "mlp": "lwaro", "minilm_ft": "lwaro"}
 FEATURES = ("minilm", "tokens", "minilm_pooled", "minilm_layers")
 SST2_TEST_SIZE = 872
@@ -328,6 +332,17 @@ def build_jobs(args: argparse.Namespace, parser: argparse.ArgumentParser, err: C
                           f"sentences in {data_dir}")
                 limit = None
             for model in models:
+                if model == "defaults":
+                    d = DEFAULTS_ROW
+                    run_dir = args.out / dataset / "defaults" / f"seed{seed}"
+                    config = {"seed": seed, "task": "text", "dataset": reader, "data_dir": data_dir, "limit": limit,
+                              "cv": "holdout", **d, "out": str(run_dir), "cache_dir": args.cache_dir,
+                              "progress": False, "threads": args.threads}
+                    jobs.append({"dataset": dataset, "model": f"defaults ({d['model']})", "mode": "tuned",
+                                 "optimizer": d["optimizer"], "seed": seed, "features": d["features"],
+                                 "config": {"optimizer_options": {}, "fixed_params": {}, **config},
+                                 "fixed_source": {}})
+                    continue
                 fixed, source = untuned_params(model)
                 for mode in modes:
                     optimizer = "random" if mode == "untuned" else (args.optimizer or DEFAULT_OPTIMIZER[model])

@@ -90,6 +90,25 @@ def _tune_overrides(**kwargs):
     return {k: v for k, v in kwargs.items() if v is not None}
 
 
+def _text_config(config: Optional[Path], overrides: dict):
+    """The run's config: YAML file and flags, and for a text task the benchmark-chosen defaults
+    (:data:`emotune.experiments.text_defaults.TEXT_DEFAULTS`) for every key neither of them sets."""
+    import yaml
+
+    from emotune.experiments.config import TuneConfig, load_config
+    from emotune.experiments.text_defaults import with_text_defaults
+
+    if config is None:
+        return TuneConfig.from_dict(with_text_defaults(overrides))
+    try:
+        data = yaml.safe_load(config.read_text()) or {}
+    except (OSError, yaml.YAMLError):
+        data = {}  # load_config reports it
+    data = data if isinstance(data, dict) else {}
+    filled = with_text_defaults({**data, **overrides})
+    return load_config(config, **{k: v for k, v in filled.items() if k not in data or k in overrides})
+
+
 @app.command("tune")
 def tune(
     config: Optional[Path] = typer.Option(None, "--config", help="YAML config; flags given too override it."),
@@ -166,7 +185,7 @@ def tune(
                 raise EmotuneError("--resume and --overwrite exclude each other")
             cfg, if_exists = _resume_config(resume, config, overrides, force), "resume"
         else:
-            cfg = load_config(config, **overrides) if config is not None else TuneConfig.from_dict(overrides)
+            cfg = _text_config(config, overrides)
             if_exists = "overwrite" if overwrite else "refuse"
         result = run_tune(cfg, console=console, if_exists=if_exists)
     except StudyInterrupted as exc:

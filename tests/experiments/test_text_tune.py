@@ -215,3 +215,38 @@ def test_sst2_limit_keeps_every_official_test_sentence(shared_data):
     splits = [s.extra["split"] for s in dataset.samples]
     assert splits.count("test") == 872
     assert len(dataset) == 500 + 872
+
+
+def test_cli_text_defaults_are_the_benchmark_chosen_configuration(tmp_path):
+    from emotune.cli import _text_config
+    from emotune.experiments.text_defaults import TEXT_DEFAULTS
+
+    cfg = _text_config(None, {"dataset": "csv", "data_dir": "x.csv", "out": str(tmp_path)})
+    assert {k: getattr(cfg, k) for k in TEXT_DEFAULTS} == dict(TEXT_DEFAULTS)
+    # flags and YAML keys win; speech runs never get the text defaults
+    assert _text_config(None, {"model": "sa_lstm", "features": "minilm"}).model == "sa_lstm"
+    y = tmp_path / "c.yaml"
+    y.write_text("task: text\nmodel: bilstm_tcsa\nfeatures: minilm\n")
+    from_file = _text_config(y, {"trials": 3})
+    assert (from_file.model, from_file.features, from_file.trials, from_file.optimizer) == (
+        "bilstm_tcsa", "minilm", 3, TEXT_DEFAULTS["optimizer"])
+    speech = _text_config(None, {"task": "speech", "features": "egemaps", "dataset": "crema-d"})
+    assert speech.model != TEXT_DEFAULTS["model"] or speech.trials != TEXT_DEFAULTS["trials"]
+    # the README's numbers come from bench/text.py's "defaults" rows, which run exactly these values
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location("bench_text", Path(__file__).parents[2] / "bench" / "text.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    assert bench.DEFAULTS_ROW == dict(TEXT_DEFAULTS)
+
+
+def test_demo_runs_on_the_text_defaults():
+    from pathlib import Path
+
+    from emotune.experiments.text_defaults import TEXT_DEFAULTS
+
+    demo = yaml.safe_load((Path(__file__).parents[2] / "src/emotune/experiments/demo.yaml").read_text())
+    for key in ("features", "model", "optimizer", "max_len", "trials"):
+        assert demo[key] == TEXT_DEFAULTS[key], key
