@@ -493,6 +493,8 @@ class Study:
                                     f"a candidate it handed out was never told"
                                 )
                             break
+                        if progress is not None:
+                            progress.workers(executor.running(), executor.max_workers)
                         for out in executor.wait(timeout=1.0):
                             running.discard(out.trial_id)
                             record = self.tell(out.trial_id, out.value, state=out.state, error=out.error,
@@ -501,8 +503,6 @@ class Study:
                                 cb(self, record)
                             if progress is not None:
                                 progress.update(self)
-                        if progress is not None:
-                            progress.workers(executor.running())
                 except KeyboardInterrupt:
                     left = set(executor.shutdown(kill=True)) | running
                     self._interrupt(sorted(left))
@@ -629,9 +629,9 @@ class _Progress:
         self._bar.update(self._task, advance=1, best="best -" if best is None else f"best {best:.4g}",
                          failed=f"failed {failed}" + (f" pruned {pruned}" if pruned else ""))
 
-    def workers(self, running: dict[int, tuple[str, float]]) -> None:
-        """One line per worker: the trial it runs and for how long."""
-        if len(running) < 2 and not self._lines:
+    def workers(self, running: dict[int, tuple[str, float]], max_workers: int) -> None:
+        """One line per worker (with more than one): the trial it runs and for how long."""
+        if max_workers < 2:
             return
         now = time.time()
         shown = {}
@@ -645,4 +645,6 @@ class _Progress:
             self._bar.update(self._lines[key], description=text)
 
     def close(self) -> None:
+        for key, task in self._lines.items():
+            self._bar.update(task, description=f"  {key}: idle")
         self._bar.stop()
