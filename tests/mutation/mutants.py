@@ -84,6 +84,15 @@ MUTANTS: list[Mutant] = [
     Mutant("lwaro_peer_is_self", "_lwaro.py", "x_peer=self.pop_[peers],", "x_peer=self.pop_,"),
     Mutant("lwaro_no_greedy_replacement", "_lwaro.py", "better = values < self.fit_[slots]  # (L7)",
            "better = values == values  # (L7)"),
+    # --- CMA-ES (the cmaes package's wrapper) -----------------------------------------------------
+    Mutant("cmaes_sigma0", "_cmaes.py", "SIGMA0 = 1.0 / 6.0", "SIGMA0 = 0.3"),
+    Mutant("cmaes_mean_off_centre", "_cmaes.py", "self.cma_ = self._new_cma(np.full(self.dim, 0.5))",
+           "self.cma_ = self._new_cma(np.full(self.dim, 0.4))"),
+    Mutant("cmaes_failures_rank_first", "_cmaes.py", "v[~finite] = worst + max(1.0, abs(worst))",
+           "v[~finite] = worst - 1e9"),
+    Mutant("cmaes_rng_not_restored", "_cmaes.py", "            self.cma_._rng.set_state(rng_state)\n",
+           "            pass\n"),
+    Mutant("cmaes_cov_mirrored_on_load", "_cmaes.py", "            self.cma_._C = np.array(cov)\n", "            pass\n"),
     # --- the base: generation rule and failures --------------------------------------------------
     Mutant("base_generation_closes_early", "_base.py",
            "if self._gen_told < len(self._queue):  # generation still open",

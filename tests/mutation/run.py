@@ -63,10 +63,17 @@ def apply(src: Path, mutant: Mutant) -> None:
     path.write_text(text.replace(mutant.old, mutant.new))
 
 
-def run_tests(src: Path, timeout: float) -> tuple[str, float]:
+#: The test file of each optimizer module, run right after test_generation.py (``-x`` stops at the first failure).
+OWN_TESTS = {"_pso.py": "test_pso.py", "_aquila.py": "test_aquila.py", "_ga.py": "test_ga.py",
+             "_lwaro.py": "test_lwaro.py", "_cmaes.py": "test_cmaes.py", "_base.py": "test_generation_rule.py"}
+
+
+def run_tests(src: Path, timeout: float, first: str | None = None) -> tuple[str, float]:
     """``"pass"``, ``"fail"`` or ``"timeout"`` of the optimizer tests against the copy, and seconds."""
     env = dict(os.environ, PYTHONPATH=str(src), HF_HUB_OFFLINE="1", MPLBACKEND="Agg")
     tests = [t for t in TESTS if (REPO / t).exists()]
+    if first is not None:
+        tests.sort(key=lambda t: (not t.endswith("test_generation.py"), not t.endswith(first)))
     cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-m", "not slow", *tests]
     t0 = time.perf_counter()
     try:
@@ -89,7 +96,7 @@ def check_mutant(mutant: Mutant, timeout: float) -> tuple[Mutant, str, float]:
     with tempfile.TemporaryDirectory(prefix=f"mutant-{mutant.name}-") as tmp:
         src = make_copy(Path(tmp))
         apply(src, mutant)
-        outcome, seconds = run_tests(src, timeout)
+        outcome, seconds = run_tests(src, timeout, first=OWN_TESTS.get(mutant.path))
     return mutant, outcome, seconds
 
 

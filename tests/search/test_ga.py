@@ -101,6 +101,15 @@ def test_rank_select_keeps_elite_and_draws_rest_by_rank():
     np.testing.assert_array_equal(rank_select(values, 2, 2, rng), [1, 4])
 
 
+def test_vectorised_gray_decoder_equals_the_reference_decoder():
+    from emotune.search.optimizers._ga import GrayDecoder
+
+    rng = np.random.default_rng(0)
+    for bits in ([16] * 10, [1, 4, 16], [5, 6, 7], [1], [30, 2]):
+        genes = rng.integers(0, 2, size=(40, sum(bits)), dtype=np.uint8)
+        np.testing.assert_array_equal(GrayDecoder(bits)(genes), gray_to_unit(genes, bits))
+
+
 # --- the optimizer ------------------------------------------------------------------
 
 

@@ -174,8 +174,10 @@ def test_ga_generations_recomputed():
                 pool_f = np.concatenate([f, child_values])
                 sorted_idx = np.argsort(pool_f, kind="stable")
                 rest = sorted_idx[elite:]
-                weights = np.arange(len(rest), 0, -1, dtype=float)
-                drawn = probe.choice(rest, size=N - elite, replace=False, p=weights / weights.sum())
+                m = len(rest)
+                u = probe.random(m)  # Efraimidis-Spirakis keys log(u) / rank weight (m for the best, 1 the worst)
+                keys = [math.log(u[i]) / (m - i) if u[i] > 0 else -math.inf for i in range(m)]
+                drawn = [rest[i] for i in sorted(range(m), key=lambda i: -keys[i])[: N - elite]]
                 keep = np.concatenate([sorted_idx[:elite], drawn])
                 P, f = pool[keep], pool_f[keep]
             keys1 = probe.random((N, N))

@@ -11,6 +11,7 @@ from emotune.search.optimizers import _pso  # noqa: F401
 from emotune.search.optimizers import _aquila  # noqa: F401
 from emotune.search.optimizers import _lwaro  # noqa: F401
 from emotune.search.optimizers import _tpe  # noqa: F401
+from emotune.search.optimizers import _cmaes  # noqa: F401
 
 __all__ = ["OPTIMIZERS", "Candidate", "Optimizer", "PopulationOptimizer", "make_optimizer"]
 

@@ -73,12 +73,16 @@ Selection (elitism plus rank selection)
 
         P(i) = r_i / sum_j r_j,   r_i = m - (position of i among the m)     GA-(6)
 
-    (``numpy.random.Generator.choice(..., replace=False, p=...)``).
+    Drawn in one vectorised step by the keys of Efraimidis & Spirakis (2006),
+    which give exactly this successive-sampling distribution: ``u_i ~ U(0, 1)``,
+    key ``log(u_i) / r_i``; the ``pop_size - E`` largest keys survive, in
+    decreasing key order.
 
 All randomness comes from ``self.rng``; the draws per generation are made in a
 fixed order and for every child, whether or not it crosses over, so a resumed
 study repeats exactly. Generation 0: ``integers(0, 2, (N, L))``. Generation
-``g >= 1``: (from ``g = 2``) the rank-selection ``choice``; then
+``g >= 1``: (from ``g = 2``) ``random(2 N - E)`` (the rank-selection keys, in
+sorted-pool order after the elite); then
 ``random((N, N))`` (tournament keys of parent 1: the ``k`` members with the
 smallest keys enter), ``random((N, N))`` (parent 2's keys, parent 1's set to
 ``inf``), ``random(N)`` (crossover if ``< p_c``), ``integers(0, L + 1, N)`` and
@@ -98,10 +102,11 @@ import numpy as np
 
 from emotune.exceptions import ConfigError
 from emotune.search.optimizers._base import OPTIMIZERS, PopulationOptimizer
-from emotune.search.spaces import FLOAT_BITS, gray_to_unit
+from emotune.search.spaces import FLOAT_BITS
 
 __all__ = [
     "GeneticAlgorithm",
+    "GrayDecoder",
     "tournament",
     "draw_cut_points",
     "segment_crossover",
@@ -109,6 +114,35 @@ __all__ = [
     "mutation_rate",
     "rank_select",
 ]
+
+
+class GrayDecoder:
+    """GA-(1) for a fixed bit layout, vectorised over all dimensions at once.
+
+    The binary bit at locus ``l`` is the parity of the Gray bits from the start
+    of its dimension up to ``l`` (a cumulative sum along the genome minus the
+    sum before the dimension), and ``k_j`` is one matrix product with the
+    place values. Equal to :func:`emotune.search.spaces.gray_to_unit`.
+
+    Args:
+        bits: bits of every dimension, length ``d``, each >= 1 (at most 52).
+    """
+
+    def __init__(self, bits: Sequence[int]) -> None:
+        bits = [int(b) for b in bits]
+        starts = np.concatenate([[0], np.cumsum(bits)[:-1]]).astype(np.int64)
+        self._before = np.repeat(starts, bits) - 1  # last locus of the previous dimensions (-1: none)
+        self._place = np.zeros((sum(bits), len(bits)))
+        for j, (start, b) in enumerate(zip(starts, bits)):
+            self._place[start : start + b, j] = 2.0 ** np.arange(b - 1, -1, -1)
+        self._scale = 1.0 / 2.0 ** np.asarray(bits, dtype=float)
+
+    def __call__(self, genes: np.ndarray) -> np.ndarray:
+        """uint8 ``(n, L)`` genomes -> float64 ``(n, d)`` bin centres ``(k + 0.5) / 2**b``."""
+        c = np.cumsum(genes, axis=1, dtype=np.int64)
+        before = np.where(self._before >= 0, c[:, self._before], 0)
+        binary = (c - before) & 1
+        return (binary @ self._place + 0.5) * self._scale  # GA-(1)
 
 
 def tournament(values: np.ndarray, candidates: np.ndarray) -> np.ndarray:
@@ -233,7 +267,9 @@ def rank_select(values: np.ndarray, n_keep: int, elite: int, rng: np.random.Gene
         return elites.astype(np.int64)
     m = rest.size
     weights = np.arange(m, 0, -1, dtype=float)  # best of the rest m, worst 1
-    chosen = rng.choice(rest, size=n_draw, replace=False, p=weights / weights.sum())  # GA-(6)
+    with np.errstate(divide="ignore"):  # u = 0 gives key -inf: drawn last
+        keys = np.log(rng.random(m)) / weights  # Efraimidis-Spirakis keys
+    chosen = rest[np.argsort(-keys, kind="stable")[:n_draw]]  # GA-(6)
     return np.concatenate([elites, chosen]).astype(np.int64)
 
 
@@ -284,6 +320,7 @@ class GeneticAlgorithm(PopulationOptimizer):
             raise ConfigError(f"bits_per_dim entries must be >= 1, got {bits}")
         self.bits_per_dim = bits
         self.n_bits = int(sum(bits))
+        self._decode = GrayDecoder(bits)
         if not 0.0 <= p_c <= 1.0:
             raise ConfigError(f"p_c must be in [0, 1], got {p_c}")
         self.p_c = float(p_c)
@@ -347,7 +384,7 @@ class GeneticAlgorithm(PopulationOptimizer):
             self._select_survivors()
             self.children_ = self._make_children(self.generation)
         self.child_values_ = np.full(self.pop_size, np.inf)
-        return gray_to_unit(self.children_, self.bits_per_dim)  # GA-(1)
+        return self._decode(self.children_)  # GA-(1)
 
     def _record(self, slots: np.ndarray, X: np.ndarray, values: np.ndarray) -> None:
         self.child_values_[slots] = values
