@@ -467,7 +467,8 @@ class Study:
         running: set[int] = set()
         progress = _Progress(trials, description) if show_progress else None
         executor = self.executor
-        executor.start(objective, self._on_report)
+        # without a pruner, reports stay in the trial (sent back with its outcome): no round trip per epoch
+        executor.start(objective, self._on_report if self.pruner is not None else None)
 
         def may_ask() -> bool:
             if self._stop or (trials is not None and asked >= trials):

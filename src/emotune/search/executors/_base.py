@@ -5,7 +5,8 @@ An executor runs objective calls for a :class:`~emotune.search.study.Study`:
 ``wait(timeout)`` for finished outcomes (in any order), ``shutdown(kill)``.
 ``report(trial_id, step, value) -> bool`` is the study's pruning hook: the
 executor forwards each intermediate value a trial reports and tells the trial
-to stop when it returns True.
+to stop when it returns True. ``report`` is ``None`` when the study has no
+pruner: intermediate values then travel back with the outcome only.
 """
 
 from __future__ import annotations

@@ -35,7 +35,7 @@ __all__ = ["ProcessExecutor"]
 
 
 def _worker_main(conn: Connection, objective: Callable[..., Any], name: str, slot: int,
-                 initializer: Callable[[int], None] | None, with_context: bool) -> None:
+                 initializer: Callable[[int], None] | None, with_context: bool, ask_pruner: bool) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if initializer is not None:
         initializer(slot)
@@ -52,7 +52,7 @@ def _worker_main(conn: Connection, objective: Callable[..., Any], name: str, slo
             return
         if job is None:
             return
-        outcome = run_objective(objective, job, report, worker, with_context=with_context)
+        outcome = run_objective(objective, job, report if ask_pruner else None, worker, with_context=with_context)
         conn.send(("done", outcome))
         if outcome.restart_worker:
             return
@@ -115,7 +115,8 @@ class ProcessExecutor:
         parent, child = self._ctx.Pipe(duplex=True)
         slot.name = f"process-{slot.index}"
         slot.process = self._ctx.Process(
-            target=_worker_main, args=(child, self._objective, slot.name, slot.index, self.initializer, self._with_context),
+            target=_worker_main, args=(child, self._objective, slot.name, slot.index, self.initializer, self._with_context,
+                  self._report is not None),
             name=f"emotune-trial-{slot.index}", daemon=True,
         )
         slot.process.start()

@@ -125,7 +125,7 @@ class RayExecutor:
         self._report = report
         with_context = wants_context(objective)
         self._objective_ref = ray.put(objective)
-        self._reports = ray.remote(num_cpus=0)(_Reports).remote() if with_context else None
+        self._reports = ray.remote(num_cpus=0)(_Reports).remote() if with_context and report is not None else None
         self._task = ray.remote(_run_task).options(num_cpus=self.num_cpus, num_gpus=self.num_gpus, max_retries=0)
         self._with_context = with_context
 
