@@ -107,8 +107,7 @@ def bench_run(run: Path, kind: str, args: argparse.Namespace, tmp: Path) -> dict
     batch = base.builder.build(items[: args.batch])
     rows = {}
     for name, backend in backends.items():
-        pred = Predictor(base.bundle, backend=backend)
-        pred._builder = base.builder  # share the loaded tokenizer / encoder
+        pred = Predictor(base.bundle, backend=backend, builder=base.builder)  # one loaded tokenizer / encoder
         model_only = _time(lambda: backend(single.x, single.mask), args.repeats)
         end_to_end = _time(lambda: pred.predict_proba([one]), args.repeats if kind == "text" else args.repeats // 2)
         t0 = time.perf_counter()

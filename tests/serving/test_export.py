@@ -16,6 +16,7 @@ from emotune.serving.predictor import Predictor
 runner = CliRunner()
 
 
+@pytest.mark.slow
 def test_text_model_onnx_matches_pytorch_on_test_inputs(text_run, tmp_path):
     out = tmp_path / "onnx"
     result = runner.invoke(app, ["export", str(text_run.path), "--format", "onnx", "--out", str(out),

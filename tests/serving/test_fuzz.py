@@ -17,6 +17,7 @@ from emotune.serving.service import Limits, create_app  # noqa: E402
 EXAMPLES = 20  # per operation and mode: /health, /model, /predict x valid-by-schema, invalid-by-schema
 
 
+@pytest.mark.slow
 def test_no_request_from_the_schema_gets_a_5xx(text_run, live):
     app = create_app(Predictor.load(text_run.path / "model"), Limits(max_body_bytes=64 * 1024, max_texts=16))
     seen: dict[str, set[int]] = {}

@@ -87,33 +87,30 @@ def run_test_items(run_dir: str | Path, modality: str, *, limit: int | None = No
     return [str(v) for v in items], [s.label for s in samples]
 
 
-class _Probabilities:
-    """``model`` with a softmax on top, the module that is traced (built lazily to keep torch out of imports)."""
+def _with_softmax(model: Any, with_mask: bool) -> Any:
+    """``model`` with a softmax on top: the module that is traced (``forward(x, mask)``, or ``forward(x)``)."""
+    import torch
 
-    @staticmethod
-    def wrap(model: Any, with_mask: bool) -> Any:
-        import torch
+    class Proba(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
 
-        class Proba(torch.nn.Module):
-            def __init__(self) -> None:
-                super().__init__()
-                self.model = model
+        def forward(self, x, mask=None):
+            return torch.softmax(self.model(x, mask).float(), dim=-1)
 
-            def forward(self, x, mask=None):  # noqa: D401 - traced
-                return torch.softmax(self.model(x, mask).float(), dim=-1)
+    class ProbaNoMask(Proba):
+        def forward(self, x):
+            return torch.softmax(self.model(x, None).float(), dim=-1)
 
-        class ProbaNoMask(Proba):
-            def forward(self, x):  # noqa: D401 - traced
-                return torch.softmax(self.model(x, None).float(), dim=-1)
-
-        return (Proba() if with_mask else ProbaNoMask()).eval()
+    return (Proba() if with_mask else ProbaNoMask()).eval()
 
 
 def _export(model: Any, x: np.ndarray, mask: np.ndarray | None, path: Path) -> None:
     import torch
 
     with_mask = mask is not None
-    module = _Probabilities.wrap(model, with_mask)
+    module = _with_softmax(model, with_mask)
     args = (torch.from_numpy(x),) + ((torch.from_numpy(mask),) if with_mask else ())
     names = ["x", "mask"] if with_mask else ["x"]
     axes: dict[str, dict[int, str]] = {"x": {0: "batch"}, "probabilities": {0: "batch"}}

@@ -47,14 +47,16 @@ class TorchBackend:
     def __init__(self, model: Any, *, threads: int | None = None) -> None:
         self.model = model
         self.threads = threads
+        if threads:  # process-wide in PyTorch: set once here, not on every call
+            import torch
+
+            torch.set_num_threads(int(threads))
 
     def __call__(self, x: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
         import torch
 
         from emotune.training import predict_proba
 
-        if self.threads:
-            torch.set_num_threads(int(self.threads))
         xt = torch.from_numpy(np.ascontiguousarray(x))
         mt = None if mask is None else torch.from_numpy(np.ascontiguousarray(mask))
         return predict_proba(self.model, xt, mt)
@@ -71,14 +73,22 @@ class Predictor:
         bundle: a verified :class:`~emotune.serving.bundle.Bundle`.
         backend: ``(x, mask) -> probabilities``; ``None`` runs the bundle's
             model in PyTorch eager mode.
+        builder: the input builder (:func:`~emotune.serving.preprocess.make_input_builder`);
+            ``None`` makes it on first use. Predictors of one bundle may share one.
     """
 
-    def __init__(self, bundle: Any, backend: Callable[[np.ndarray, np.ndarray | None], np.ndarray] | None = None) -> None:
+    def __init__(
+        self,
+        bundle: Any,
+        backend: Callable[[np.ndarray, np.ndarray | None], np.ndarray] | None = None,
+        *,
+        builder: Any = None,
+    ) -> None:
         self.bundle = bundle
         self.meta: dict[str, Any] = bundle.meta
         self.labels: list[str] = list(bundle.meta["labels"])
         self._backend = backend
-        self._builder: Any = None
+        self._builder = builder
 
     @classmethod
     def load(cls, path: str | Path, *, backend: Any = None) -> "Predictor":

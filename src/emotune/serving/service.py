@@ -406,12 +406,13 @@ def serve(
     """
     import uvicorn
 
+    from emotune.serving.bundle import read_bundle
     from emotune.serving.predictor import Predictor, TorchBackend
 
     if host not in LOOPBACK_HOSTS and not api_key:
         raise ConfigError(f"--host {host} exposes the service beyond this machine; give --api-key-file too")
-    predictor = Predictor.load(bundle)
-    predictor._backend = TorchBackend(predictor.bundle.build_model(), threads=threads)
+    verified = read_bundle(bundle)
+    predictor = Predictor(verified, backend=TorchBackend(verified.build_model(), threads=threads))
     predictor.builder  # load the tokenizer / encoder now, not on the first request
     app = create_app(predictor, limits, api_key=api_key)
     uvicorn.run(app, host=host, port=port, log_level=log_level, timeout_keep_alive=5)
