@@ -6,9 +6,17 @@ seed) and exactly ``--budget`` evaluations. Two numbers per optimizer and
 function: the median best error ``f(x) - f*`` over seeds (with its IQR) and the
 overhead, the seconds spent outside the objective per 1,000 evaluations.
 
-For emotune's optimizers the overhead is the time inside ``ask_batch`` /
+For emotune's optimizers the overhead is the CPU time inside ``ask_batch`` /
 ``tell_batch`` (``bench_runner.run_single``); for the libraries it is the
-wall time of the library's run minus the time inside the objective.
+CPU time of the library's run minus the CPU time inside the objective
+(``time.process_time``: on a shared machine wall time mostly measures the
+other jobs). ``OPENBLAS_NUM_THREADS`` is set to 1 unless already set: the
+optimizers' matrices are tiny, and a multi-threaded OpenBLAS on a busy
+machine makes a 30 x 30 ``eigh`` (CMA-ES) 50x slower.
+
+``--combine a.json b.json ...`` prints the table of earlier runs together
+(e.g. the libraries, emotune's optimizers and TPE at a smaller budget, run
+apart); rows carry their budget.
 
 Libraries, each skipped cleanly when not installed (``pip install mealpy
 nevergrad pyswarms``; Optuna is a core dependency):
@@ -35,12 +43,15 @@ Writes ``bench/out/optimizers.json`` (``--out`` to change it).
 
 from __future__ import annotations
 
+import os
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # before numpy is imported
+
 import argparse
 import contextlib
 import gc
 import importlib.metadata
 import json
-import os
 import sys
 import tempfile
 import time
@@ -53,7 +64,7 @@ from rich.console import Console
 from emotune.search.bench_runner import render_table, run_single, summarize
 from emotune.search.benchmarks import BenchmarkFunction, get_function
 
-OURS = ("random", "ga", "pso", "ipso", "aquila", "lwaro", "tpe")
+OURS = ("random", "ga", "pso", "ipso", "aquila", "aquila_unit", "lwaro", "cmaes", "tpe")
 POP_SIZE = 20
 
 
@@ -77,7 +88,7 @@ class Objective:
         self.best = np.inf
 
     def __call__(self, x: np.ndarray) -> Any:
-        t0 = time.perf_counter()
+        t0 = time.process_time()
         X = np.asarray(x, dtype=float)
         single = X.ndim == 1
         X = X.reshape(-1, self.fn.dim)
@@ -87,7 +98,7 @@ class Objective:
         values = self.fn(X[:room])
         self.count += len(values)
         self.best = min(self.best, max(float(np.min(values)) - self.fn.f_star, 0.0))
-        self.seconds += time.perf_counter() - t0
+        self.seconds += time.process_time() - t0
         if len(values) < len(X):
             raise BudgetSpent
         return float(values[0]) if single else values
@@ -197,14 +208,14 @@ def run_external(name: str, fn: BenchmarkFunction, budget: int, seed: int) -> di
     _, runner = EXTERNAL[name]
     obj = Objective(fn, budget)
     error = None
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     try:
         runner(fn, obj, budget, seed)
     except BudgetSpent:
         pass
     except Exception as exc:  # a library bug must not stop the whole benchmark
         error = f"{type(exc).__name__}: {exc}"
-    wall = time.perf_counter() - t0
+    wall = time.process_time() - t0
     record = {
         "function": fn.name,
         "dim": fn.dim,
@@ -223,15 +234,33 @@ def run_external(name: str, fn: BenchmarkFunction, budget: int, seed: int) -> di
 def markdown_table(summary: list[dict[str, Any]]) -> str:
     """The summary rows as a Markdown table (for bench/README.md)."""
     lines = [
-        "| function | dim | optimizer | runs | median error | IQR | overhead s / 1k evals |",
-        "|---|---:|---|---:|---:|---:|---:|",
+        "| function | dim | optimizer | budget | runs | median error | IQR | overhead ms / 1k evals |",
+        "|---|---:|---|---:|---:|---:|---:|---:|",
     ]
     for r in summary:
         lines.append(
-            f"| {r['function']} | {r['dim']} | {r['optimizer']} | {r['runs']} | {r['median_error']:.3g} "
-            f"| {r['iqr_error']:.3g} | {r['seconds_per_1k']:.3f} |"
+            f"| {r['function']} | {r['dim']} | {r['optimizer']} | {r.get('budget', '')} | {r['runs']} "
+            f"| {r['median_error']:.3g} | {r['iqr_error']:.3g} | {1000 * r['seconds_per_1k']:.1f} |"
         )
     return "\n".join(lines)
+
+
+def summary_with_budget(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """:func:`summarize` per budget too (runs at different budgets are never pooled); rows carry ``budget``."""
+    rows = []
+    for budget in sorted({r["budget"] for r in records}):
+        for row in summarize([r for r in records if r["budget"] == budget]):
+            rows.append(dict(row, budget=budget))
+    rows.sort(key=lambda r: (r["function"], r["dim"], r["median_error"], r["optimizer"]))
+    return rows
+
+
+def combined_summary(paths: list[Path]) -> list[dict[str, Any]]:
+    """The summary of every successful record in the JSON outputs ``paths``."""
+    records = []
+    for path in paths:
+        records += [r for r in json.loads(path.read_text())["records"] if "error" not in r]
+    return summary_with_budget(records)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -244,7 +273,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--external", default=",".join(EXTERNAL), help="library optimizers ('' for none)")
     parser.add_argument("--markdown", action="store_true", help="print the table as Markdown")
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "out" / "optimizers.json")
+    parser.add_argument("--combine", nargs="+", type=Path, help="print the table of these JSON outputs and exit")
     args = parser.parse_args(argv)
+    if args.combine:
+        print(markdown_table(combined_summary(args.combine)))
+        return 0
 
     console = Console()
     if not console.is_terminal:  # keep the table readable in logs
@@ -281,7 +314,7 @@ def main(argv: list[str] | None = None) -> int:
 
     ok = [r for r in records if "error" not in r]
     failed = [r for r in records if "error" in r]
-    summary = summarize(ok)
+    summary = summary_with_budget(ok)
     if args.markdown:
         print(markdown_table(summary))
     else:
@@ -290,7 +323,7 @@ def main(argv: list[str] | None = None) -> int:
         console.print(f"[red]failed[/] {r['optimizer']} on {r['function']} d={r['dim']} seed={r['seed']}: {r['error']}")
 
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    versions = {d: _version(d) for d in ("emotune", "numpy", "optuna", "mealpy", "nevergrad", "pyswarms")}
+    versions = {d: _version(d) for d in ("emotune", "numpy", "optuna", "cmaes", "mealpy", "nevergrad", "pyswarms")}
     payload = {
         "command": " ".join(["python bench/optimizers.py", *(argv if argv is not None else sys.argv[1:])]),
         "settings": {"functions": functions, "dims": dims, "budget": args.budget, "seeds": list(range(args.seeds))},

@@ -2,17 +2,69 @@
 
 import importlib
 
-MODULES = [("random", "_random"), ("ga", "_ga"), ("pso / ipso", "_pso"), ("aquila", "_aquila"), ("lwaro", "_lwaro"), ("tpe", "_tpe")]
+MODULES = [
+    ("random", "_random"),
+    ("ga", "_ga"),
+    ("pso / ipso", "_pso"),
+    ("aquila / aquila_unit", "_aquila"),
+    ("lwaro", "_lwaro"),
+    ("cmaes", "_cmaes"),
+    ("tpe", "_tpe"),
+]
 
 HEADER = """# Optimizers
 
 Every optimizer works in the unit box `[0, 1]^d`, minimises, and follows the ask/tell contract of
-`emotune.search.optimizers._base` (`ask_batch`/`tell_batch`, `state_dict`/`load_state_dict`).
-A `Space` maps the box to typed parameters; `Study` negates values for maximisation.
-Failed trials (`nan`/`inf`) count as the worst value.
+`emotune.search.optimizers._base` (`ask_batch`/`tell_batch` on arrays, `ask`/`tell` for one
+candidate at a time, `state_dict`/`load_state_dict`). A `Space` maps the box to typed parameters;
+`Study` negates values for maximisation.
 
 This page is generated from the module docstrings, which are the definitions:
 `.venv/bin/python docs/make_optimizer_docs.py > docs/optimizers.md`.
+
+## Failures
+
+A non-finite value of either sign (`nan`, `+inf`, `-inf`) is a failed trial: `Study` records it as
+failed with the reason (`objective returned inf`), and the optimizer is told the worst value
+(`+inf`). So in a maximising study an objective that returns `+inf` is never the best trial.
+
+## The generation rule (no result is lost)
+
+A *generation* is the block of candidates an optimizer proposes from one state. It **closes only
+when every one of its members has been told** (a failure is told too). `ask_batch(n)` hands out at
+most the members of the open generation not yet handed out; once they are all out, it returns
+**fewer than `n` candidates, possibly none**, until the outstanding ones are told. The next
+generation is built on the first ask after the close, from all results of the closed one. Tells
+may arrive in any order and grouping: the run is the same (tested with batches of 3, 7, 8 and 13
+against a population of 10 in `tests/search/test_generation_rule.py`).
+
+| optimizer | generation | what waits for the close |
+|---|---|---|
+| `random` | none: every ask is answered in full | nothing |
+| `tpe` | none: Optuna samples each trial from the results told so far (pending ones are known to Optuna as running) | nothing |
+| `ga` | `pop_size` children (default 20) | rank selection over parents + children, which needs every child's value |
+| `pso`, `ipso` | one move of all `pop_size` particles (default 20) | personal bests and `gbest` used by the next move |
+| `aquila`, `aquila_unit` | one move of all `N` agents (default 20) | greedy replacement, `X_best`, `X_M` |
+| `lwaro` | one move of all `N` agents (default 8) | greedy replacement, weighted centre, the adaptive rule |
+| `cmaes` | `lambda = 4 + floor(3 ln d)` samples (10 at d = 10) | `cmaes.CMA.tell` needs all `lambda` results |
+
+For parallel workers: at most one generation is in flight, so with `W` workers and a population
+`N`, up to `N` trials run at once; when `N` is not a multiple of `W`, some workers idle at each
+generation's end (an executor must handle an empty ask by waiting for a running trial). A
+candidate that is never told keeps its generation open: tell it as failed (e.g. when a worker
+dies) to move on.
+
+## What to expect from Aquila on a hyperparameter space
+
+`aquila` runs the paper's equations in `[-100, 100]^D`, the domain of the paper's benchmarks,
+mapped affinely to the unit box; `aquila_unit` runs them in the unit box itself, where about half
+of all proposed coordinates land on a face of the box. Both keep the algorithm's pull toward the
+centre of the box: on unshifted functions (optimum at the centre) `aquila` reaches errors of
+about 0, and on the same functions shifted to a random point it is no better than random search
+(the tables in `bench/README.md`, "Optimizers, 10,000 evaluations"). A hyperparameter space's
+optimum is rarely at the centre of its ranges, so expect `aquila` to behave like its shifted
+rows, not like the paper's benchmarks; prefer `pso`, `ga`, `lwaro` or `cmaes` when the
+optimum may be anywhere, and use `aquila` to reproduce the Aquila papers.
 """
 
 
