@@ -181,3 +181,15 @@ def test_serve_refuses_a_public_host_without_a_key(text_run):
 
     with pytest.raises(ConfigError, match="api-key-file"):
         serve(str(text_run.path / "model"), host="0.0.0.0", port=1)
+
+
+def test_a_body_that_trickles_in_is_408(text_run, live):
+    def slow_body():
+        yield b'{"texts": '
+        time.sleep(1.0)
+        yield b'["hello"]}'
+
+    with live(create_app(Predictor.load(text_run.path / "model"), Limits(timeout_s=0.3))) as url:
+        r = httpx.post(f"{url}/predict", content=slow_body(), headers={"content-type": "application/json"}, timeout=10)
+        assert r.status_code == 408 and "not received" in r.json()["detail"]
+        assert httpx.post(f"{url}/predict", json={"texts": ["hello"]}).status_code == 200

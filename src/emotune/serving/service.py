@@ -14,7 +14,8 @@ and while the body streams in, 413), allowed content types (415), at most
 ``max_texts`` texts of ``max_text_chars`` characters, a maximum clip duration
 (413), a bounded pool of inference threads plus a bounded queue (a request that
 finds both full is answered 503 with ``Retry-After`` at once, never left
-hanging), a per-request timeout (503 with ``Retry-After``), and an optional API
+hanging), a per-request timeout (503 with ``Retry-After``; 408 for a body that does not
+arrive in that time), a cap on open connections, and an optional API
 key (``X-API-Key`` or ``Authorization: Bearer``, 401). Inference runs in the
 thread pool, off the event loop. Every bad request gets a 4xx JSON
 ``{"detail": "..."}``; an unexpected failure gets a 500 JSON without a stack trace.
@@ -271,12 +272,12 @@ def create_app(predictor: Any, limits: Limits | None = None, *, api_key: str | N
         if ctype == "application/json":
             if modality != "text":
                 raise _Rejected(415, f"this model takes {modality} uploads (multipart/form-data field 'file'), not JSON texts")
-            texts = _texts(await request.body(), limits)
+            texts = _texts(await _within(request.body(), limits.timeout_s), limits)
             preds = await run(texts)
         elif ctype == "multipart/form-data":
             if modality != "audio":
                 raise _Rejected(415, "this model takes JSON texts ({\"texts\": [...]}), not file uploads")
-            path = await _upload(request, limits)
+            path = await _within(_upload(request, limits), limits.timeout_s)
             try:
                 preds = await run([path])
             finally:
@@ -315,6 +316,14 @@ class _BodyLimitApp(_BodyLimit):
     @property
     def fastapi(self) -> Any:
         return self.app
+
+
+async def _within(awaitable: Any, seconds: float) -> Any:
+    """``awaitable``'s result, or 408 when the client takes longer than ``seconds`` to send its body."""
+    try:
+        return await asyncio.wait_for(awaitable, timeout=seconds)
+    except asyncio.TimeoutError:
+        raise _Rejected(408, f"request body not received within {seconds:g} s") from None
 
 
 def _metric_summary(metrics: Any) -> dict[str, Any] | None:
@@ -415,7 +424,10 @@ def serve(
     predictor = Predictor(verified, backend=TorchBackend(verified.build_model(), threads=threads))
     predictor.builder  # load the tokenizer / encoder now, not on the first request
     app = create_app(predictor, limits, api_key=api_key)
-    uvicorn.run(app, host=host, port=port, log_level=log_level, timeout_keep_alive=5)
+    limits = limits or Limits()
+    # open connections beyond this are refused by uvicorn itself (503), so idle sockets cannot pile up
+    uvicorn.run(app, host=host, port=port, log_level=log_level, timeout_keep_alive=5,
+                limit_concurrency=max(64, 4 * (limits.workers + limits.queue_size)))
 
 
 def read_api_key(path: str) -> str:
