@@ -59,8 +59,9 @@ def test_untuned_arm_trains_the_documented_defaults_once(tmp_path):
     from emotune.experiments.objective import default_params
     from emotune.models import MODELS
 
-    plan = C.make_plan("tune", {"dataset": "tweets", "trials": 5, "model": "sa_lstm",
-                                "fixed_params": {"hidden_size": 32}}, C.parse_vary(["tuned=false,true"]), 2)
+    plan = C.make_plan("tune", {"dataset": "tweets", "trials": 5, "model": "sa_lstm", "optimizer": "lwaro",
+                                "optimizer_options": {"pop_size": 4}, "fixed_params": {"hidden_size": 32}},
+                       C.parse_vary(["tuned=false,true"]), 2)
     task = TuneTask()
     untuned = task.config(plan, {"tuned": False}, 0, tmp_path / "u")
     tuned = task.config(plan, {"tuned": True}, 0, tmp_path / "t")
@@ -69,6 +70,8 @@ def test_untuned_arm_trains_the_documented_defaults_once(tmp_path):
     assert untuned.trials == 1 and tuned.trials == 5
     assert untuned.fixed_params == {**defaults, "hidden_size": 32}  # the user's fixed values still win
     assert set(defaults) <= set(untuned.fixed_params)  # nothing left for a search to choose
+    assert untuned.optimizer == "random" and untuned.optimizer_options == {}  # lwaro's options do not reach random
+    assert tuned.optimizer_options == {"pop_size": 4}
 
 
 @pytest.mark.parametrize("kw,message", [

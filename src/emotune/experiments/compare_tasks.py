@@ -156,7 +156,7 @@ class TuneTask:
 
             spec = MODELS.get(data.get("model", "sa_lstm"))
             defaults = default_params(spec, spec.space(data.get("preset")))
-            data.update(trials=1, optimizer="random", warm_start=False, timeout=None,
+            data.update(trials=1, optimizer="random", optimizer_options={}, warm_start=False, timeout=None,
                         fixed_params={**defaults, **(data.get("fixed_params") or {})})
         return TuneConfig.from_dict(data)
 
