@@ -166,7 +166,7 @@ def speech(args) -> list[dict]:
     rows = []
     for name, kw in (("serial", {}), ("process x2", {"executor": "process", "jobs": 2}),
                      ("ray x2 (local)", {"executor": "ray", "jobs": 2})):
-        if "ray" in name and args.no_ray:
+        if ("ray" in name and args.no_ray) or name.split(" ")[0] not in args.speech_executors.split(","):
             continue
         rows.append(_repeat(args, name.replace(" ", "_"), _speech_cfg(args, **kw), out,
                             {"part": "speech", "executor": name, "trials": args.speech_trials}))
@@ -216,6 +216,7 @@ def main() -> None:
     parser.add_argument("--overhead-trials", type=int, default=500)
     parser.add_argument("--speech-trials", type=int, default=16)
     parser.add_argument("--speech-limit", type=int, default=600)
+    parser.add_argument("--speech-executors", default="serial,process,ray")
     parser.add_argument("--text-trials", type=int, default=12)
     parser.add_argument("--text-limit", type=int, default=800)
     parser.add_argument("--epochs", type=int, default=9)
@@ -231,8 +232,9 @@ def main() -> None:
     for part in parts:
         print(f"[{part}]")
         rows += {"overhead": overhead, "speech": speech, "pruning": pruning}[part](args)
-    if args.append and args.json_file.exists():
-        rows = [r for r in json.loads(args.json_file.read_text())["records"] if r["part"] not in parts] + rows
+    if args.append and args.json_file.exists():  # a rerun of the same (part, name) replaces its record
+        fresh = {(r["part"], r["name"]) for r in rows}
+        rows = [r for r in json.loads(args.json_file.read_text())["records"] if (r["part"], r["name"]) not in fresh] + rows
     args.json_file.parent.mkdir(parents=True, exist_ok=True)
     import platform
 

@@ -114,7 +114,15 @@ def make_executor_for(config: Any):
         return ProcessExecutor(config.jobs, initializer=partial(_worker_init, cpus=config.trial_cpus,
                                                                 device=config.device))
     gpus = 0.0 if config.device == "cpu" else (config.trial_gpus or (1.0 if config.device == "cuda" else 0.0))
-    return RayExecutor(config.jobs, address=config.address, num_cpus=config.trial_cpus, num_gpus=gpus)
+    return RayExecutor(config.jobs, address=config.address, num_cpus=config.trial_cpus, num_gpus=gpus,
+                       initializer=partial(_threads_init, cpus=config.trial_cpus))
+
+
+def _threads_init(slot: int, cpus: float) -> None:
+    """In each Ray worker: torch threads from ``--trial-cpus`` (Ray assigns the GPUs itself)."""
+    import torch
+
+    torch.set_num_threads(max(1, int(cpus)))
 
 
 def make_pruner_for(config: Any):

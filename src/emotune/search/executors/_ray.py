@@ -37,12 +37,20 @@ def _ray():
     return ray
 
 
-def _run_task(objective, job: Job, reports, with_context: bool) -> Outcome:
+_initialized = False  # per Ray worker process
+
+
+def _run_task(objective, job: Job, reports, with_context: bool, initializer=None) -> Outcome:
     """Body of one Ray task (runs on a Ray worker)."""
     import os
     import socket
 
     from emotune.search.executors._base import run_objective
+
+    global _initialized
+    if initializer is not None and not _initialized:  # once per worker process
+        initializer(0)
+        _initialized = True
 
     report = None
     if reports is not None:
@@ -98,12 +106,15 @@ class RayExecutor:
             machine belongs to; ``"HOST:PORT"`` joins that head node.
         num_cpus, num_gpus: resources each trial task asks for (``--trial-cpus``, ``--trial-gpus``).
         init_options: extra keyword arguments for ``ray.init`` (e.g. ``num_cpus`` of a local instance).
+        initializer: ``initializer(0)`` runs once in each Ray worker process before its first trial
+            (e.g. torch threads; Ray itself sets ``CUDA_VISIBLE_DEVICES`` from ``num_gpus``).
     """
 
     name = "ray"
 
     def __init__(self, max_workers: int = 2, *, address: str | None = None, num_cpus: float = 1,
-                 num_gpus: float = 0, init_options: dict[str, Any] | None = None) -> None:
+                 num_gpus: float = 0, init_options: dict[str, Any] | None = None,
+                 initializer: Callable[[int], None] | None = None) -> None:
         if isinstance(max_workers, bool) or int(max_workers) < 1:
             raise ConfigError(f"jobs (Ray tasks in flight) must be >= 1, got {max_workers!r}")
         if num_cpus < 0 or num_gpus < 0:
@@ -112,6 +123,7 @@ class RayExecutor:
         self.address = address
         self.num_cpus, self.num_gpus = float(num_cpus), float(num_gpus)
         self.init_options = dict(init_options or {})
+        self.initializer = initializer
         self._inflight: dict[Any, tuple[Job, float]] = {}
         self._report: Reporter | None = None
         self._reports = None
@@ -136,7 +148,7 @@ class RayExecutor:
         return {job.trial_id: ("ray", started) for job, started in self._inflight.values()}
 
     def submit(self, job: Job) -> None:
-        ref = self._task.remote(self._objective_ref, job, self._reports, self._with_context)
+        ref = self._task.remote(self._objective_ref, job, self._reports, self._with_context, self.initializer)
         self._inflight[ref] = (job, time.time())
 
     def _answer_reports(self) -> None:
