@@ -220,7 +220,7 @@ def run_one(job: dict[str, Any]) -> dict[str, Any]:
             speech_features(paths, name, cache=cache, workers=cfg["workers"], on_error="skip",
                             max_seconds=cfg["max_seconds"])
             record[f"features_seconds_{name}"] = round(time.perf_counter() - t, 2)
-        result = run_tune(TuneConfig(**cfg))
+        result = run_tune(TuneConfig(**cfg), if_exists="overwrite")  # a rerun replaces its own run folder
         if job.get("speaker_refs"):
             record["speaker_references"] = speaker_references(cfg, Path(cfg["out"]))
     except Exception as exc:  # one failing run must not stop the benchmark

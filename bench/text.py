@@ -179,7 +179,7 @@ def run_one(job: dict[str, Any]) -> dict[str, Any]:
                   run_dir=job["config"]["out"], fixed_params=job["config"]["fixed_params"])
     t0 = time.perf_counter()
     try:
-        result = run_tune(TuneConfig(**job["config"]))
+        result = run_tune(TuneConfig(**job["config"]), if_exists="overwrite")  # a rerun replaces its run folder
     except Exception as exc:  # one failing run must not stop the benchmark
         record["error"] = f"{type(exc).__name__}: {exc}"
         record["traceback"] = traceback.format_exc(limit=8)
