@@ -178,6 +178,8 @@ def run_one(job: dict[str, Any]) -> dict[str, Any]:
                   optimizer_options=job["config"]["optimizer_options"],
                   run_dir=job["config"]["out"], fixed_params=job["config"]["fixed_params"])
     t0 = time.perf_counter()
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    cpu0 = usage.ru_utime + usage.ru_stime
     try:
         result = run_tune(TuneConfig(**job["config"]), if_exists="overwrite")  # a rerun replaces its run folder
     except Exception as exc:  # one failing run must not stop the benchmark
@@ -209,6 +211,8 @@ def run_one(job: dict[str, Any]) -> dict[str, Any]:
             labels=result["labels"],
         )
     record["wall_seconds"] = round(time.perf_counter() - t0, 2)
+    usage = resource.getrusage(resource.RUSAGE_SELF)  # this process's CPU time: wall time on a shared machine
+    record["cpu_seconds"] = round(usage.ru_utime + usage.ru_stime - cpu0, 2)
     record["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1)  # KiB on Linux
     return record
 
@@ -228,7 +232,7 @@ def summarize(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
                            r.get("augment", "none")), []).append(r)
     rows = []
     keys = ("test_accuracy", "test_macro_f1", "baseline_accuracy", "minilm_lr_accuracy", "best_val_fitness",
-            "seconds_per_trial", "total_seconds", "peak_rss_mib")
+            "seconds_per_trial", "total_seconds", "cpu_seconds", "peak_rss_mib")
     for (dataset, model, mode, optimizer, features, augment), rs in groups.items():
         row: dict[str, Any] = {"dataset": dataset, "model": model, "mode": mode, "optimizer": optimizer,
                                "features": features + ("" if augment == "none" else f" +{augment}"),
@@ -265,7 +269,7 @@ def render_table(rows: list[dict[str, Any]], title: str) -> Table:
                          ("features", "left"), ("trials", "right"), ("train/val/test", "right"),
                          ("test acc %", "right"), ("test macro-F1 %", "right"), ("TF-IDF acc %", "right"),
                          ("MiniLM+LR acc %", "right"), ("acc - best ref, 95% CI", "left"),
-                         ("val fitness", "right"), ("s/trial", "right"), ("total s", "right"),
+                         ("val fitness", "right"), ("s/trial", "right"), ("total s", "right"), ("CPU s", "right"),
                          ("peak MiB", "right")):
         table.add_column(col, justify=justify)
     for r in rows:
@@ -275,6 +279,7 @@ def render_table(rows: list[dict[str, Any]], title: str) -> Table:
             _fmt(r, "test_accuracy", 100), _fmt(r, "test_macro_f1", 100), _fmt(r, "baseline_accuracy", 100),
             _fmt(r, "minilm_lr_accuracy", 100), _interval(r),
             _fmt(r, "best_val_fitness", 1, 3), _fmt(r, "seconds_per_trial"), _fmt(r, "total_seconds", 1, 0),
+            _fmt(r, "cpu_seconds", 1, 0),
             _fmt(r, "peak_rss_mib", 1, 0),
         )
     return table

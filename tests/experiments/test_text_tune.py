@@ -250,3 +250,16 @@ def test_demo_runs_on_the_text_defaults():
     demo = yaml.safe_load((Path(__file__).parents[2] / "src/emotune/experiments/demo.yaml").read_text())
     for key in ("features", "model", "optimizer", "max_len", "trials"):
         assert demo[key] == TEXT_DEFAULTS[key], key
+
+
+@pytest.mark.slow
+def test_fine_tuned_minilm_with_gan_augmentation_end_to_end(tmp_path):
+    cfg = _config(tmp_path, limit=150, features="minilm_layers", model="minilm_ft", trials=1, epochs=1,
+                  augment="gan", references=["tfidf_logreg"],
+                  fixed_params={"finetune_layers": 1, "batch_size": 32, "gan_dp": 0.3, "max_len": 32})
+    result = run_tune(cfg)
+    assert result["best_params"]["finetune_layers"] == 1 and result["best_params"]["gan_dp"] == 0.3
+    bundle = json.loads((tmp_path / "run" / "model" / "bundle.json").read_text())
+    assert "minilm_layers" in json.dumps(bundle) and '"layer": 5' in json.dumps(bundle)
+    out = Predictor.load(tmp_path / "run" / "model").predict(["I love it", "this is terrible"])
+    assert len(out) == 2 and all(o["label"] in result["labels"] for o in out)
