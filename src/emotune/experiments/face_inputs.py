@@ -128,26 +128,28 @@ class _SoftmaxSvm:
     """
 
     def __init__(self, seed: int) -> None:
+        from sklearn.preprocessing import StandardScaler
         from sklearn.svm import LinearSVC
 
+        self.scaler = StandardScaler()
         self.svm = LinearSVC(C=0.01, class_weight="balanced", random_state=seed)
 
     def fit(self, x: np.ndarray, y: np.ndarray) -> "_SoftmaxSvm":
-        self.svm.fit(x, y)
+        self.svm.fit(self.scaler.fit_transform(x), y)
         self.classes_ = self.svm.classes_
         return self
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
-        d = self.svm.decision_function(x)
+        d = self.svm.decision_function(self.scaler.transform(x))
         if d.ndim == 1:  # two classes
             d = np.stack([-d, d], axis=1)
         e = np.exp(d - d.max(axis=1, keepdims=True))
         return e / e.sum(axis=1, keepdims=True)
 
 
-def _classifier(kind: str, seed: int):
-    """``logreg``: standardised + logistic regression; ``pca_logreg``: + 100 PCA components first (2304 pixels
-    make plain L-BFGS slow); ``linear_svm``: standardised + :class:`_SoftmaxSvm`."""
+def _classifier(kind: str, seed: int, n_train: int = 1000):
+    """``logreg``: standardised + logistic regression; ``pca_logreg``: + 100 PCA components first (at most
+    ``n_train - 1``; 2304 pixels make plain L-BFGS slow); ``linear_svm``: standardised + :class:`_SoftmaxSvm`."""
     from sklearn.decomposition import PCA
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
@@ -157,8 +159,8 @@ def _classifier(kind: str, seed: int):
     if kind == "logreg":
         return make_pipeline(StandardScaler(), lr)
     if kind == "pca_logreg":
-        return make_pipeline(StandardScaler(), PCA(100, random_state=seed), lr)
-    return make_pipeline(StandardScaler(), _SoftmaxSvm(seed))
+        return make_pipeline(StandardScaler(), PCA(min(100, n_train - 1), random_state=seed), lr)
+    return _SoftmaxSvm(seed)  # standardises inside
 
 
 def face_baselines(config: Any, dataset: Any, inputs: FaceInputs, y: np.ndarray, dev_idx: np.ndarray,
@@ -194,7 +196,7 @@ def face_baselines(config: Any, dataset: Any, inputs: FaceInputs, y: np.ndarray,
         x = np.stack([np.asarray(v, np.float32) for v in vecs])
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            model = _classifier(kind, config.seed).fit(x[dev_idx], y[dev_idx])
+            model = _classifier(kind, config.seed, len(dev_idx)).fit(x[dev_idx], y[dev_idx])
             proba = _full_proba(model.predict_proba(x[test_idx]), y[dev_idx], len(labels))
         rows.append({"name": f"{features}_{kind}", **classification_metrics(y[test_idx], proba, labels),
                      "_proba": proba})
