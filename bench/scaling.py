@@ -169,17 +169,22 @@ def speech(args) -> list[dict]:
         if ("ray" in name and args.no_ray) or name.split(" ")[0] not in args.speech_executors.split(","):
             continue
         rows.append(_repeat(args, name.replace(" ", "_"), _speech_cfg(args, **kw), out,
-                            {"part": "speech", "executor": name, "trials": args.speech_trials}))
+                            {"part": "speech", "executor": name, "trials": args.speech_trials, "epochs": args.epochs,
+                             "limit": args.speech_limit}))
     return rows
 
 
 def pruning(args) -> list[dict]:
     rows = []
     for task, make in (("speech", _speech_cfg), ("text", _text_cfg)):
+        if task not in args.pruning_tasks.split(","):
+            continue
         out = args.out / f"pruning-{task}"
         for pruner in ("none", "median", "hyperband"):
-            rows.append(_repeat(args, f"{task}-{pruner}", make(args, pruner=pruner), out,
-                                {"part": "pruning", "task": task, "pruner": pruner}))
+            cfg = make(args, pruner=pruner)
+            rows.append(_repeat(args, f"{task}-{pruner}", cfg, out,
+                                {"part": "pruning", "task": task, "pruner": pruner, "trials": cfg["trials"],
+                                 "epochs": cfg["epochs"], "limit": cfg["limit"]}))
     return rows
 
 
@@ -217,6 +222,7 @@ def main() -> None:
     parser.add_argument("--speech-trials", type=int, default=16)
     parser.add_argument("--speech-limit", type=int, default=600)
     parser.add_argument("--speech-executors", default="serial,process,ray")
+    parser.add_argument("--pruning-tasks", default="speech,text")
     parser.add_argument("--text-trials", type=int, default=12)
     parser.add_argument("--text-limit", type=int, default=800)
     parser.add_argument("--epochs", type=int, default=9)
