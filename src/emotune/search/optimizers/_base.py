@@ -303,10 +303,13 @@ class PopulationOptimizer(Optimizer):
     def _tell(self, ids: np.ndarray, values: np.ndarray) -> np.ndarray:
         slots = ids - self._gen_first_id
         ok = (slots >= 0) & (slots < self._queue_pos)
-        if not ok.all() or self._told_mask[slots].any() or np.unique(slots).size != slots.size:
+        mask = self._told_mask.copy()
+        if ok.all():
+            mask[slots] = True
+        if not ok.all() or np.count_nonzero(mask) != self._gen_told + slots.size:  # out of range, told, repeated
             bad = ids[~ok].tolist() or [int(i) for i in ids if self._told_mask[i - self._gen_first_id]] or ids.tolist()
             raise ConfigError(f"tell got ids that were never asked, were already told or repeat: {bad}")
-        self._told_mask[slots] = True
+        self._told_mask = mask
         self._gen_told += slots.size
         X = self._queue[slots]
         self._record(slots, X, values)
