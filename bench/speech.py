@@ -22,10 +22,9 @@ Each run reports UA (unweighted accuracy = macro recall), WA (weighted accuracy
 std, ``ddof=0``, as ``emotune.evaluation.metrics.aggregate`` gives it) and pooled
 over all test clips, plus the run's own reference rows on the same folds
 (88 eGeMAPS functionals + RBF SVM / logistic regression, standardised on the
-training clips). The bench adds the same two references with *per-speaker*
-normalisation (each actor's functionals by that actor's own mean and std, test
-actors included, no labels used; ``speaker_normalize``), on the folds the run
-saved in ``split.json``. Seconds per trial, wall time and the run's peak
+training clips; the run's own features + logistic regression; and, when the run
+normalises by speaker enrolment, each of those again with the same enrolment:
+rows ``enrol``; see ``emotune.experiments.speech_baselines``). Seconds per trial, wall time and the run's peak
 resident memory (``ru_maxrss`` of the run's own fresh process) are recorded.
 
 **Throughput.** Feature extraction over the same ``--throughput-files`` clips
@@ -85,8 +84,9 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = ROOT.parent / "shared" / "data" / "crema-d-dev"
 DATASET = "crema-d"
 MODELS = ("mlp", "cnn_bilstm", "sa_lstm")
-FEATURES = ("mfcc", "logmel", "egemaps", "egemaps_lld", "whisper", "whisper_pooled")
-NORMALIZE = ("global", "speaker", "none")
+FEATURES = ("mfcc", "logmel", "egemaps", "egemaps_lld", "whisper", "whisper_pooled", "whisper_base",
+            "whisper_base_pooled")
+NORMALIZE = ("global", "speaker", "none", "auto")
 METRICS = ("unweighted_accuracy", "weighted_accuracy", "macro_f1")
 ANCHORS = {
     "humans, voice only (CREMA-D paper)": "about 41% (intended emotion)",
@@ -233,7 +233,7 @@ def run_one(job: dict[str, Any]) -> dict[str, Any]:
             fold=_plain({m: result["fold_metrics"][m] for m in METRICS + ("accuracy",)}),
             pooled={m: float(test[m]) for m in METRICS},
             references=[
-                {"name": row["name"], "normalize": "global",
+                {"name": row["name"], "normalize": "speaker" if row["name"].endswith("+enrol") else "global",
                  "fold": _plain({m: result["fold_reference_metrics"][row["name"]][m] for m in METRICS}),
                  "pooled": {m: float(row[m]) for m in METRICS}}
                 for row in [result["baseline_metrics"], *result["reference_metrics"]] if row
@@ -290,9 +290,12 @@ def accuracy_table(records: list[dict[str, Any]], title: str) -> Table:
     for (_, _, _, _, n_clips), rows in refs.items():
         table.add_section()
         for ref, r in rows:
+            name = ref["name"].removesuffix("+enrol")
+            feats, model = name.rsplit("_", 1) if "_" in name else ("egemaps", name)
             table.add_row(
-                "egemaps", ref["name"].split("_", 1)[1] + " (ref)",
-                "speaker" if ref["normalize"] == "speaker" else "scaler", "-", "-", "-", "-", str(n_clips),
+                feats, model + " (ref)",
+                ("enrol" if ref["name"].endswith("+enrol") else "speaker*") if ref["normalize"] == "speaker"
+                else "scaler", "-", "-", "-", "-", str(n_clips),
                 _pct(ref["fold"]["unweighted_accuracy"]), _pct(ref["fold"]["weighted_accuracy"]),
                 _pct(ref["fold"]["macro_f1"]), f"{100 * ref['pooled']['unweighted_accuracy']:.1f}",
                 "-", "-", "-",
@@ -335,7 +338,8 @@ def build_jobs(args: argparse.Namespace, parser: argparse.ArgumentParser, err: C
                     if "warm_start" in tune_fields:  # the defaults as the first trial of a search
                         config["warm_start"] = not args.no_warm_start
                     jobs.append({"features": feat, "model": model, "normalize": norm, "mode": mode,
-                                 "optimizer": optimizer, "config": config, "speaker_refs": not refs_done,
+                                 "optimizer": optimizer, "config": config,
+                                 "speaker_refs": args.legacy_speaker_refs and not refs_done,
                                  "fixed_source": source if mode == "untuned" else {}})
                     refs_done = True  # the references depend on the clips and folds only: once per invocation
     return jobs
@@ -534,6 +538,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--append", action="store_true", help="keep earlier records of --json-file")
     parser.add_argument("--json", action="store_true", help="print the JSON payload instead of the tables")
     parser.add_argument("--no-isolate", action="store_true", help="run in this process (peak memory is cumulative)")
+    parser.add_argument("--legacy-speaker-refs", action="store_true",
+                        help="also the old bench-side per-speaker eGeMAPS rows (speaker*: test actors normalised "
+                             "together with training actors); runs now report +enrol rows themselves")
     part = parser.add_mutually_exclusive_group()
     part.add_argument("--throughput-only", action="store_true")
     part.add_argument("--accuracy-only", action="store_true")

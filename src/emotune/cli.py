@@ -303,6 +303,8 @@ def predict(
     bundle: Path = typer.Argument(..., help="A model bundle: RUN/model, or a .emotune file."),
     inputs: Optional[list[str]] = typer.Argument(None, help="Files, folders or CSV manifests (path/text, optional speaker)."),
     text: Optional[list[str]] = typer.Option(None, "--text", help="A text to classify (repeat for more)."),
+    speaker: Optional[str] = typer.Option(None, "--speaker", help="Speech: the speaker of every input without one "
+                                          "(a folder of one person's clips), for speaker enrolment."),
     out: Optional[Path] = typer.Option(None, "--out", help="Write every prediction to this .csv or .json file."),
     batch_size: int = typer.Option(64, min=1, help="Inputs per forward pass."),
     strict: bool = typer.Option(False, "--strict", help="Exit non-zero when any input fails (default: only when all do)."),
@@ -319,6 +321,8 @@ def predict(
         for warning in predictor.bundle.warnings:
             err_console.print(f"[yellow]warning:[/] {warning}")
         items = collect_items(list(inputs or []), list(text or []), predictor.modality)
+        for it in items if speaker else []:
+            it.speaker = it.speaker or speaker
         if not items:
             raise EmotuneError("give inputs: texts with --text, or files, folders or a CSV manifest")
         usable = [i for i, it in enumerate(items) if it.error is None]

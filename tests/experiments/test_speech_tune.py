@@ -18,7 +18,8 @@ from emotune.features.frames import feature_stats, max_frames
 CREMA = "crema-d-dev"
 
 
-def _frames_inputs(normalize: str = "global", frame_pool: int = 1, n: int = 12, seed: int = 0) -> SpeechInputs:
+def _frames_inputs(normalize: str = "global", frame_pool: int = 1, n: int = 12, seed: int = 0,
+                   enrol_min_clips: int = 2) -> SpeechInputs:
     """12 synthetic clips of 2-feature MFCC-like frames, 5-30 frames long (max_seconds=0.3 allows 31), three speakers with different offsets."""
     rng = np.random.default_rng(seed)
     groups = [f"s{i % 3}" for i in range(n)]
@@ -27,7 +28,8 @@ def _frames_inputs(normalize: str = "global", frame_pool: int = 1, n: int = 12, 
         for i in range(n)
     ]
     ext = make_audio_extractor("mfcc", n_mfcc=2, deltas=False)
-    return SpeechInputs(feats, groups, extractor=ext, max_seconds=0.3, frame_pool=frame_pool, normalize=normalize)
+    return SpeechInputs(feats, groups, extractor=ext, max_seconds=0.3, frame_pool=frame_pool, normalize=normalize,
+                        enrol_min_clips=enrol_min_clips)
 
 
 # -- fast unit tests ---------------------------------------------------------------------------------------
@@ -58,6 +60,34 @@ def test_speaker_normalisation_gives_zero_mean_per_speaker():
             np.testing.assert_allclose(real.mean(axis=0), 0.0, atol=1e-5)
             np.testing.assert_allclose(real.std(axis=0), 1.0, atol=1e-4)
         assert not x[~mask].any(), "padded frames must be zero"
+
+
+def test_enrolment_keeps_train_and_eval_apart_and_falls_back_below_the_minimum():
+    """A speaker in both parts (split by sample) is enrolled separately in each; eval clips never move train inputs."""
+    inputs = _frames_inputs("speaker", n=24, enrol_min_clips=2)
+    train, test = np.arange(16), np.arange(16, 24)  # every speaker in both parts
+    fold = inputs.build(train, test, {})
+    inputs.features[20] = inputs.features[20] + 1000.0  # an evaluation clip changes
+    inputs.x_ = None
+    again = inputs.build(train, test, {})
+    np.testing.assert_array_equal(again.x_train, fold.x_train)
+    assert inputs.enrolment_["eval"]["n_fallback_clips"] == 0
+    few = _frames_inputs("speaker", n=24, enrol_min_clips=4)  # 8 test clips: 2-3 per speaker, below 4
+    f = few.build(train, test, {})
+    assert few.enrolment_["eval"]["n_fallback_clips"] == 8 and few.enrolment_["train"]["n_fallback_clips"] == 0
+    mean, std = np.asarray(f.bundle["mean"]), np.asarray(f.bundle["std"])
+    expected = (few.x_[test] - mean.astype(np.float32)) / std.astype(np.float32)
+    np.testing.assert_allclose(f.x_eval[f.mask_eval], expected[few.mask_[test]][:, :], atol=1e-5)
+    assert "8 of 8 clips" in few.describe_normalization([few.enrolment_])
+
+
+def test_auto_normalisation_is_enrolment_with_speakers_and_global_without():
+    ext = make_audio_extractor("egemaps")
+    feats = [np.full(88, float(i), np.float32) for i in range(4)]
+    assert SpeechInputs(feats, ["a", "a", "b", "b"], extractor=ext, max_seconds=1.0, normalize="auto").normalize == "speaker"
+    assert SpeechInputs(feats, [""] * 4, extractor=ext, max_seconds=1.0, normalize="auto").normalize == "global"
+    assert TuneConfig(task="speech", features="egemaps").normalize == "auto"
+    assert TuneConfig(task="text").normalize == "global"
 
 
 def test_speaker_normalisation_without_groups_is_an_error():
@@ -138,27 +168,44 @@ def test_failed_clips_are_dropped_and_reported(tiny_corpus: Path, tmp_path: Path
 
 @pytest.mark.parametrize("normalize", ["global", "speaker"])
 def test_bundle_features_rebuild_the_training_inputs(tiny_corpus: Path, tmp_path: Path, normalize: str):
-    dataset, inputs = load_speech(_tiny_config(tiny_corpus, tmp_path, on_bad_rows="skip", normalize=normalize))
+    config = _tiny_config(tiny_corpus, tmp_path, on_bad_rows="skip", normalize=normalize, enrol_min_clips=2)
+    dataset, inputs = load_speech(config)
     fold = inputs.build(np.arange(4), np.arange(4, 6), {})
     paths = [dataset.samples[i].audio_path for i in (4, 5)]
-    x, mask = bundle_features(json.loads(json.dumps(fold.bundle)), paths)
+    speakers = [dataset.samples[i].group for i in (4, 5)]
+    meta = json.loads(json.dumps(fold.bundle))
+    x, mask = bundle_features(meta, paths, speakers)  # what `emotune predict` does with a speaker column
     t = x.shape[1]
     np.testing.assert_array_equal(mask, fold.mask_eval[:, :t])
-    if normalize == "global":
-        np.testing.assert_allclose(x, fold.x_eval[:, :t], atol=1e-4)
-    else:  # each clip by its own statistics
-        for i in range(2):
-            np.testing.assert_allclose(x[i][mask[i]].mean(axis=0), 0.0, atol=1e-4)
+    np.testing.assert_allclose(x, fold.x_eval[:, :t], atol=1e-5)
+    if normalize == "speaker":
+        assert meta["enrol_min_clips"] == 2 and inputs.enrolment_["eval"]["n_fallback_clips"] == 0
+        alone, _ = bundle_features(meta, paths[:1], speakers[:1])  # one clip: below the minimum, global stats
+        mean, std = np.asarray(meta["mean"], np.float32), np.asarray(meta["std"], np.float32)
+        raw = inputs.features[4][: alone.shape[1]]
+        np.testing.assert_allclose(alone[0][mask[0][: alone.shape[1]]], (raw - mean) / std, atol=1e-4)
 
 
 # -- the whole run -----------------------------------------------------------------------------------------
 
 
 @pytest.mark.slow
-def test_tune_speech_end_to_end(shared_data: Path, tmp_path: Path):
+def test_tune_speech_end_to_end(shared_data: Path, tmp_path: Path, monkeypatch):
+    """Hold-out run with the default speaker enrolment; the bundle predicts the test clips as evaluated."""
     from emotune.data import load_dataset, load_split
+    from emotune.experiments import tune
     from emotune.experiments.tune import run_tune
     from emotune.serving.predictor import Predictor
+
+    final = {}
+    original = tune.fit_and_score
+
+    def spy(*args, **kw):
+        out = original(*args, **kw)
+        final.update(eval_idx=np.asarray(args[5]), proba=out[1])  # the last call: train+val -> test
+        return out
+
+    monkeypatch.setattr(tune, "fit_and_score", spy)
 
     out = tmp_path / "run"
     config = TuneConfig(
@@ -180,8 +227,11 @@ def test_tune_speech_end_to_end(shared_data: Path, tmp_path: Path):
     saved = json.loads((out / "result.json").read_text())
     assert saved["test_metrics"]["accuracy"] == pytest.approx(result["test_metrics"]["accuracy"])
     names = [saved["baseline_metrics"]["name"]] + [r["name"] for r in saved["reference_metrics"]]
-    assert names == ["egemaps_svm", "egemaps_logreg"]
+    assert names == ["egemaps_svm", "egemaps_logreg", "egemaps_svm+enrol", "egemaps_logreg+enrol",
+                     "mfcc_meanstd_logreg", "mfcc_meanstd_logreg+enrol"]
     assert all(0.0 <= r["accuracy"] <= 1.0 for r in saved["reference_metrics"])
+    assert "speaker enrolment" in saved["protocol"]["normalization"]
+    assert "Normalisation: speaker enrolment" in (out / "report.md").read_text()
 
     bundle = json.loads((out / "model" / "bundle.json").read_text())
     assert bundle["task"] == "speech" and bundle["features"]["features"] == "mfcc"
@@ -189,6 +239,13 @@ def test_tune_speech_end_to_end(shared_data: Path, tmp_path: Path):
     (pred,) = Predictor.load(out / "model").predict([str(clip)])
     assert pred["label"] in saved["labels"]
     assert sum(pred["proba"].values()) == pytest.approx(1.0, abs=1e-4)
+
+    # the shipped model with the test speakers' clips (a manifest with a speaker column) = the evaluated outputs
+    samples = load_dataset("crema-d", shared_data / CREMA, limit=120, seed=0).samples
+    test = [samples[i] for i in final["eval_idx"]]
+    preds = Predictor.load(out / "model").predict_many([s.audio_path for s in test], speakers=[s.group for s in test])
+    got = np.array([[p.proba[label] for label in saved["labels"]] for p in preds])
+    np.testing.assert_allclose(got, final["proba"], atol=1e-4)
 
 
 def test_cli_features_extract_and_cache_commands(tiny_corpus: Path, tmp_path: Path):
@@ -277,7 +334,8 @@ def test_outer_folds_by_speaker_pool_every_clip_once(shared_data: Path, tmp_path
     assert saved["data"]["n_test"] == 150
     assert set(saved["fold_metrics"]["unweighted_accuracy"]) >= {"mean", "std"}
     assert np.array(saved["test_metrics"]["confusion_matrix"]).sum() == 150
-    assert [r["name"] for r in [saved["baseline_metrics"], *saved["reference_metrics"]]] == ["egemaps_svm", "egemaps_logreg"]
+    assert [r["name"] for r in [saved["baseline_metrics"], *saved["reference_metrics"]]] == [
+        "egemaps_svm", "egemaps_logreg", "egemaps_svm+enrol", "egemaps_logreg+enrol"]
     assert len(saved["folds"]) == 3 and (out / "model" / "weights.safetensors").is_file()
     rows = (out / "trials.csv").read_text().splitlines()
     assert rows[0].startswith("fold,") and len(rows) == 1 + 3 * 2

@@ -90,6 +90,8 @@ def write_report(run_dir: str | Path, result: dict[str, Any], trials: Sequence[d
         lines.append(f"> **{protocol['warning']}**\n")
     if protocol.get("note"):
         lines.append(f"> Protocol: {protocol['note']}\n")
+    if protocol.get("normalization"):
+        lines.append(f"> Normalisation: {protocol['normalization']}\n")
     lines.append(f"# emotune run: {cfg.get('task', '?')} / {cfg.get('dataset', '?')} / {cfg.get('model', '?')}\n")
     lines.append(
         f"Optimizer **{cfg.get('optimizer')}**, {len(trials)} trials, fitness **{cfg.get('fitness')}** "

@@ -38,7 +38,7 @@ FUSIONS = ("late_aquila", "late_equal", "stacking", "intermediate", "early")
 _TASK_DEFAULTS = {"face": ("mini_xception", "mlp"), "multimodal": ("egemaps", "mlp")}
 
 _TASKS = ("text", "speech", "face", "multimodal")
-_NORMALIZE = ("global", "speaker", "none")
+_NORMALIZE = ("global", "speaker", "none", "auto")
 _ON_BAD = ("error", "skip")
 _TEXT_REFERENCES = ("tfidf_logreg", "minilm_logreg")
 
@@ -71,7 +71,8 @@ class TuneConfig:
     tokenizer: str = "blankspace"
     vocab_size: int = 11560
     max_len: int = 64
-    normalize: str = "global"
+    normalize: str = "auto"  # speech: speaker enrolment when every clip has a speaker, else global
+    enrol_min_clips: int = 5  # speech, normalize speaker: clips a speaker needs for their own statistics
     # speech features (task "speech"; max_len is not used there: frames follow from max_seconds)
     max_seconds: float = 8.0
     frame_pool: int = 1
@@ -115,6 +116,8 @@ class TuneConfig:
             features, model = _TASK_DEFAULTS[self.task]
             self.features = features if self.features == "tokens" else self.features
             self.model = model if self.model == "sa_lstm" else self.model
+        if self.normalize == "auto" and self.task != "speech":
+            self.normalize = "global"
         self.validate()
 
     def validate(self) -> None:
@@ -165,7 +168,7 @@ class TuneConfig:
             raise ConfigError(f"normalize must be one of {_NORMALIZE}, got {self.normalize!r}")
         if not (isinstance(self.max_seconds, (int, float)) and self.max_seconds > 0):
             raise ConfigError(f"max_seconds must be a positive number of seconds, got {self.max_seconds!r}")
-        for name in ("frame_pool", "workers"):
+        for name in ("frame_pool", "workers", "enrol_min_clips"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ConfigError(f"{name} must be an int >= 1, got {value!r}")

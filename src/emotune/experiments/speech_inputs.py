@@ -26,16 +26,17 @@ Normalisation (``TuneConfig.normalize``), per feature:
 
 * ``"global"``: one mean and standard deviation over every real frame (or
   vector) of the training clips, applied to every clip;
-* ``"speaker"``: each speaker's clips by that speaker's own mean and standard
-  deviation, taken over that speaker's clips in the fold (training plus
-  evaluation indices; the held-out test clips are never touched during the
-  search). It uses no labels, only the unlabelled recordings of a speaker, which
-  is the standard practice of speaker-independent speech emotion recognition
-  (it removes a voice's own offset and range). At predict time the speaker is
-  unknown, so a frame-level clip is normalised by its own statistics over time
-  (per-utterance mean/variance normalisation, a close stand-in when a speaker
-  has a single clip) and a clip-level vector by the global training
-  statistics, which the bundle keeps;
+* ``"speaker"``: speaker enrolment (:mod:`emotune.features.normalization`):
+  the training clips and the evaluation clips are normalised as two separate
+  sets; in each, a speaker with at least ``enrol_min_clips`` clips is
+  normalised by the mean and standard deviation of their own clips in that set
+  (unlabelled: no label is used), any other clip by the global training
+  statistics. ``emotune predict`` applies the same rule to the clips it is given
+  per speaker (a manifest's speaker column, or ``--speaker``), with the
+  minimum and the global statistics the bundle keeps, so the reported score is
+  the score of the shipped model used that way. :attr:`SpeechInputs.enrolment_`
+  records, for the last fold built, how many clips fell back;
+* ``"auto"``: ``"speaker"`` when every clip has a speaker, else ``"global"``;
 * ``"none"``: the raw features.
 
 A standard deviation below ``1e-8`` counts as 1 (constant features are only
@@ -47,7 +48,7 @@ of a run are in :mod:`emotune.experiments.speech_baselines`.
 from __future__ import annotations
 
 import time
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -55,14 +56,8 @@ from emotune.exceptions import ConfigError, DatasetError
 from emotune.experiments.text_inputs import FoldInputs
 # extraction and predict-time inputs live in features/ so serving/ shares them without importing experiments/
 from emotune.features.audio_inputs import SPEECH_SR, bundle_features, speech_features
-from emotune.features.frames import (
-    feature_stats,
-    max_frames,
-    normalize_features,
-    pad_frames,
-    pool_frames,
-    speaker_normalize,
-)
+from emotune.features.frames import feature_stats, max_frames, normalize_features, pad_frames, pool_frames
+from emotune.features.normalization import ENROL_MIN_CLIPS, enrol_normalize
 
 __all__ = [
     "SPEECH_SR",
@@ -74,7 +69,7 @@ __all__ = [
     "bundle_features",
 ]
 
-NORMALIZE = ("global", "speaker", "none")
+NORMALIZE = ("global", "speaker", "none", "auto")
 """Normalisation kinds (see the module docstring)."""
 
 
@@ -153,6 +148,7 @@ def load_speech(config: Any) -> tuple[Any, "SpeechInputs"]:
     inputs = SpeechInputs(
         feats, dataset.groups, extractor=make_audio_extractor(config.features), max_seconds=config.max_seconds,
         frame_pool=config.frame_pool, normalize=config.normalize, cache=cache,
+        enrol_min_clips=getattr(config, "enrol_min_clips", ENROL_MIN_CLIPS),
     )
     return dataset, inputs
 
@@ -204,12 +200,15 @@ class SpeechInputs:
         extractor: the :class:`~emotune.features.audio_extractors.AudioExtractor` that made them.
         max_seconds: clips were cut to this many seconds.
         frame_pool: frames averaged into one (frame-level features).
-        normalize: ``"global"``, ``"speaker"`` or ``"none"``.
+        normalize: ``"global"``, ``"speaker"``, ``"none"`` or ``"auto"`` (see the module docstring).
+        enrol_min_clips: clips a speaker needs for their own statistics under ``"speaker"``.
         cache: the :class:`~emotune.features.cache.FeatureCache` the features came
             from (the eGeMAPS reference rows use it too), or ``None``.
 
     Attributes (after :meth:`prepare`): ``x_`` float32 ``(n, T, F)`` or ``(n, F)``,
-    ``mask_`` bool ``(n, T)`` or ``None``, ``max_len_`` the ``InputSpec.max_len``.
+    ``mask_`` bool ``(n, T)`` or ``None``, ``max_len_`` the ``InputSpec.max_len``;
+    after :meth:`build` with ``"speaker"``: ``enrolment_``, ``{"train": ..., "eval": ...}``
+    :meth:`~emotune.features.normalization.Enrolment.to_dict` of the last fold.
     """
 
     def __init__(
@@ -222,7 +221,10 @@ class SpeechInputs:
         frame_pool: int = 1,
         normalize: str = "global",
         cache: Any = None,
+        enrol_min_clips: int = ENROL_MIN_CLIPS,
     ) -> None:
+        if normalize == "auto":
+            normalize = "speaker" if len(groups) and all(groups) else "global"
         if normalize not in NORMALIZE:
             raise ConfigError(f"normalize must be one of {NORMALIZE}, got {normalize!r}")
         if int(frame_pool) != frame_pool or frame_pool < 1:
@@ -243,6 +245,8 @@ class SpeechInputs:
         self.frame_pool = int(frame_pool)
         self.normalize = normalize
         self.cache = cache
+        self.enrol_min_clips = int(enrol_min_clips)
+        self.enrolment_: dict[str, Any] | None = None
         self.x_: np.ndarray | None = None
         self.mask_: np.ndarray | None = None
         self.max_len_: int | None = None
@@ -279,10 +283,11 @@ class SpeechInputs:
         if self.normalize == "global":
             x_train = normalize_features(x[train_idx], m_train, mean, std)
             x_eval = normalize_features(x[eval_idx], m_eval, mean, std)
-        elif self.normalize == "speaker":
-            both = np.concatenate([train_idx, eval_idx])
-            normed = speaker_normalize(x[both], None if mask is None else mask[both], self.groups[both])
-            x_train, x_eval = normed[: len(train_idx)], normed[len(train_idx):]
+        elif self.normalize == "speaker":  # enrolment: train and eval as separate sets, global stats as fallback
+            rule = {"mean": mean, "std": std, "min_clips": self.enrol_min_clips}
+            x_train, on_train = enrol_normalize(x[train_idx], m_train, self.groups[train_idx], **rule)
+            x_eval, on_eval = enrol_normalize(x[eval_idx], m_eval, self.groups[eval_idx], **rule)
+            self.enrolment_ = {"train": on_train.to_dict(), "eval": on_eval.to_dict()}
         else:
             x_train, x_eval = x[train_idx], x[eval_idx]
         if self.frames:
@@ -290,6 +295,28 @@ class SpeechInputs:
         else:
             spec = InputSpec(kind="vector", feature_dim=int(x.shape[1]))
         return FoldInputs(x_train, m_train, x_eval, m_eval, spec, self._bundle(mean, std))
+
+    def describe_normalization(self, enrolments: Sequence[Mapping[str, Any] | None] = ()) -> str:
+        """The normalisation protocol in one sentence, for the report's first lines.
+
+        Args:
+            enrolments: :attr:`enrolment_` of the final fit of each outer fold
+                (its evaluation set is the test split); their fallbacks are counted.
+        """
+        if self.normalize == "global":
+            return "features standardised by the mean and std of the training clips (global)."
+        if self.normalize == "none":
+            return "raw features, no normalisation."
+        tests = [e["eval"] for e in enrolments if e]
+        n = sum(t["n_clips"] for t in tests)
+        fell = sum(t["n_fallback_clips"] for t in tests)
+        spk = sum(t["n_fallback_speakers"] for t in tests)
+        return (
+            f"speaker enrolment: training and test clips are normalised as separate sets, each speaker with at least "
+            f"{self.enrol_min_clips} clips by the mean and std of their own unlabelled clips, others by the global "
+            f"training statistics; `emotune predict` applies the same rule per speaker. "
+            f"On test, {fell} of {n} clips ({spk} speakers) fell back to the global statistics."
+        )
 
     def _bundle(self, mean: np.ndarray, std: np.ndarray) -> dict[str, Any]:
         """What :func:`bundle_features` needs to rebuild the inputs of new clips (JSON-able)."""
@@ -303,6 +330,7 @@ class SpeechInputs:
             "frame_pool": self.frame_pool,
             "max_frames": self.max_len_,
             "normalize": self.normalize,
+            "enrol_min_clips": self.enrol_min_clips if self.normalize == "speaker" else None,
             "mean": [float(v) for v in mean] if keep else None,
             "std": [float(v) for v in std] if keep else None,
         }

@@ -282,6 +282,7 @@ def _run_split(run: dict, train_idx, val_idx, test_idx, test_desc: str, out: Pat
     model, proba, _, fold = fit_and_score(config, run["inputs"], len(labels), best_params, dev_idx, test_idx, y,
                                            epochs=epochs, with_val=False)
     final_seconds = time.time() - t_final
+    enrolment = getattr(run["inputs"], "enrolment_", None)  # the final fit's: its eval set is the test split
     test_metrics = classification_metrics(y[test_idx], proba, labels)
     baselines = _baselines(config, run["dataset"], run["inputs"], y, dev_idx, test_idx, labels)
     comparison = _compare(config, y[test_idx], proba, baselines, _test_groups(run, test_idx))
@@ -301,7 +302,7 @@ def _run_split(run: dict, train_idx, val_idx, test_idx, test_desc: str, out: Pat
         "config": config.to_dict(),
         "labels": labels,
         "protocol": {"test": test_desc, "search": f"{config.cv} on train+validation", "warning": run["warning"],
-                     "note": run.get("protocol_note")},
+                     "note": run.get("protocol_note"), "normalization": _normalization(run, [enrolment])},
         "best_params": best_params,
         "best_fitness": best.value,
         "best_trial": best.id,
@@ -326,6 +327,7 @@ def _run_split(run: dict, train_idx, val_idx, test_idx, test_desc: str, out: Pat
         "_test_idx": test_idx,
         "_trials": [t.to_dict() for t in study.trials],
         "_best_epoch": epochs,
+        "_enrolment": enrolment,
     }
     return result
 
@@ -385,7 +387,8 @@ def _run_outer_folds(run: dict, splits: list[tuple], out: Path) -> dict[str, Any
         "labels": labels,
         "protocol": {"test": f"pooled over {len(folds)} outer folds ({run.get('outer_spec')})",
                      "search": f"{config.cv} on each fold's train+validation", "warning": run["warning"],
-                     "note": run.get("protocol_note")},
+                     "note": run.get("protocol_note"),
+                     "normalization": _normalization(run, [r.get("_enrolment") for r in folds])},
         "best_params": best["best_params"],
         "best_fitness": best["best_fitness"],
         "best_trial": f"fold {folds.index(best) + 1}",
@@ -438,6 +441,12 @@ def _fingerprint(run: dict, idx: np.ndarray) -> dict[str, Any]:
 
     ids = run["dataset"].ids
     return data_fingerprint([ids[i] for i in idx], [run["labels"][k] for k in run["y"][idx]])
+
+
+def _normalization(run: dict, enrolments: list) -> str | None:
+    """The inputs' normalisation protocol in one sentence (speech), with the enrolment fallbacks on test."""
+    describe = getattr(run["inputs"], "describe_normalization", None)
+    return describe(enrolments) if describe is not None else None
 
 
 def _baselines(config, dataset, inputs, y, dev_idx, test_idx, labels) -> list[dict[str, Any]]:

@@ -9,7 +9,8 @@ bundle predicts with exactly the features it was evaluated with.
 
     {"extractor": {"name": "mfcc", "params": {...}}, "level": "frames" | "clip",
      "sr": 16000, "max_seconds": 8.0, "frame_pool": 1, "max_frames": 801,
-     "normalize": "global" | "speaker" | "none", "mean": [...], "std": [...]}
+     "normalize": "global" | "speaker" | "none", "enrol_min_clips": 5 | None,
+     "mean": [...], "std": [...]}
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from emotune.features.frames import normalize_features, pad_frames, pool_frames, speaker_normalize
+from emotune.features.frames import normalize_features, pad_frames, pool_frames
 
 __all__ = ["SPEECH_SR", "speech_features", "clip_inputs", "bundle_features"]
 
@@ -56,41 +57,37 @@ def speech_features(
 
 
 def clip_inputs(
-    features_meta: Mapping[str, Any], feats: Sequence[np.ndarray], groups: Sequence[str] | None = None
+    features_meta: Mapping[str, Any], feats: Sequence[np.ndarray], groups: Sequence[str | None] | None = None
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Model inputs from the extractor's raw outputs, exactly as in training.
 
     Args:
         features_meta: the ``features`` entry of a speech bundle.
         feats: one raw array per clip, float ``(T_i, F)`` frames or ``(F,)`` vectors.
-        groups: the speaker of each clip, when known. With ``normalize="speaker"``
-            each speaker's clips are normalised by their own statistics, the
-            training rule; clips with no speaker fall back as below.
+        groups: the speaker of each clip (``None`` or ``""`` where unknown), or
+            ``None``. With ``normalize="speaker"`` the enrolment rule of
+            :func:`~emotune.features.normalization.enrol_normalize` applies to
+            these clips as one set: a speaker with at least the bundle's
+            ``enrol_min_clips`` clips here is normalised by their own
+            statistics, every other clip by the saved training statistics.
 
     Returns:
         ``x`` float32 ``(n, T, F)`` frames with ``mask`` bool ``(n, T)`` (``T``
         the longest clip, at most ``max_frames``), or ``(n, F)`` vectors and ``None``.
-        ``normalize="speaker"`` without a speaker: frames by each clip's own
-        statistics, vectors by the saved training statistics.
     """
     meta = dict(features_meta)
-    if meta.get("normalize") == "speaker" and groups is not None and all(groups):
-        x, mask = _raw_inputs(meta, feats)
-        return speaker_normalize(x, mask, np.asarray([str(g) for g in groups])), mask
+    x, mask = _raw_inputs(meta, feats)
     kind = meta.get("normalize", "global")
-    mean, std = meta.get("mean"), meta.get("std")
-    if meta.get("level") == "clip":
-        x = np.stack([np.asarray(f, np.float32) for f in feats])
-        if kind in ("global", "speaker"):
-            x = normalize_features(x, None, np.asarray(mean), np.asarray(std))
-        return x, None
-    pool = int(meta.get("frame_pool", 1))
-    x, mask = pad_frames([pool_frames(f, pool) for f in feats], meta.get("max_frames"))
-    if kind == "global":
-        x = normalize_features(x, mask, np.asarray(mean), np.asarray(std))
-    elif kind == "speaker":
-        x = speaker_normalize(x, mask, np.arange(len(x)).astype(str))  # each clip its own "speaker"
-    return x, mask
+    if kind == "none":
+        return x, mask
+    mean, std = np.asarray(meta.get("mean")), np.asarray(meta.get("std"))
+    if kind == "speaker":
+        from emotune.features.normalization import ENROL_MIN_CLIPS, enrol_normalize
+
+        min_clips = int(meta.get("enrol_min_clips") or ENROL_MIN_CLIPS)
+        x, _ = enrol_normalize(x, mask, groups, mean=mean, std=std, min_clips=min_clips)
+        return x, mask
+    return normalize_features(x, mask, mean, std), mask
 
 
 def _raw_inputs(meta: Mapping[str, Any], feats: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray | None]:
@@ -99,8 +96,13 @@ def _raw_inputs(meta: Mapping[str, Any], feats: Sequence[np.ndarray]) -> tuple[n
     return pad_frames([pool_frames(f, int(meta.get("frame_pool", 1))) for f in feats], meta.get("max_frames"))
 
 
-def bundle_features(features_meta: Mapping[str, Any], paths: Sequence[str]) -> tuple[np.ndarray, np.ndarray | None]:
+def bundle_features(
+    features_meta: Mapping[str, Any], paths: Sequence[str], speakers: Sequence[str | None] | None = None
+) -> tuple[np.ndarray, np.ndarray | None]:
     """Model inputs for new audio files, rebuilt exactly as in training (see :func:`clip_inputs`).
+
+    Args:
+        speakers: the speaker of each file, for the enrolment rule of ``normalize="speaker"``.
 
     Raises:
         FeatureError: a file cannot be read or featurised (the message names it).
@@ -110,4 +112,4 @@ def bundle_features(features_meta: Mapping[str, Any], paths: Sequence[str]) -> t
         [str(p) for p in paths], ext["name"], params=ext.get("params") or {}, workers=1, on_error="raise",
         max_seconds=features_meta.get("max_seconds"), progress=False,
     )
-    return clip_inputs(features_meta, feats)  # type: ignore[arg-type]
+    return clip_inputs(features_meta, feats, speakers)  # type: ignore[arg-type]
