@@ -73,3 +73,28 @@ def test_multimodal_tune_on_ravdess_av(shared_data, tmp_path):
     assert "RAVDESS" in saved["protocol"]["warning"]
     assert result["data"]["n_test"] == 160
     assert "audio alone" in (tmp_path / "mm" / "report.md").read_text()
+
+
+def test_multimodal_vector_inputs_normalise_by_training_rows_or_by_speaker_and_keep_missing_rows_zero():
+    from emotune.experiments.multimodal_inputs import ConcatInputs, Modality, VectorInputs
+
+    rng = np.random.default_rng(0)
+    groups = np.array(["a"] * 6 + ["b"] * 6)
+    x = rng.normal(size=(12, 3)).astype(np.float32) + np.where(groups == "a", 10.0, -10.0)[:, None]
+    present = np.ones(12, bool)
+    present[3] = False
+    audio = Modality("audio", x, present)
+    face = Modality("face", rng.normal(size=(12, 2)).astype(np.float32), np.ones(12, bool))
+    train, test = np.arange(8), np.arange(8, 12)
+    fold = VectorInputs(audio).build(train, test, {})
+    rows = np.flatnonzero(present[train])
+    np.testing.assert_allclose(fold.x_train[rows].mean(axis=0), 0.0, atol=1e-5)
+    assert not fold.x_train[3].any()
+    spk = VectorInputs(audio, "speaker", groups).build(train, test, {})
+    both = np.concatenate([spk.x_train, spk.x_eval])
+    for g in ("a", "b"):
+        keep = (groups == g) & present
+        np.testing.assert_allclose(both[keep].mean(axis=0), 0.0, atol=1e-5)
+    cat = ConcatInputs([audio, face]).build(train, test, {})
+    assert cat.x_train.shape == (8, 3 + 2 + 2)
+    np.testing.assert_array_equal(cat.x_train[:, -2:], np.stack([present[train], np.ones(8)], axis=1))

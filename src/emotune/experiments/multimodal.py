@@ -117,7 +117,7 @@ def _fold(run: dict, k: int, train_idx, val_idx, test_idx, out: Path) -> dict[st
     timing: dict[str, dict[str, float]] = {}
     params_of: dict[str, dict] = {}
     for m in mods:
-        inputs = VectorInputs(m)
+        inputs = VectorInputs(m, run["normalize"], groups)
         p = m.present
         params, epochs, secs, n = _search(config, inputs, y, groups, train_idx[p[train_idx]], val_idx[p[val_idx]],
                                           n_classes, seed, out, m.name)
@@ -141,7 +141,7 @@ def _fold(run: dict, k: int, train_idx, val_idx, test_idx, out: Path) -> dict[st
     probas["stacking"] = stacking_fit_predict([oof[n] for n in names], y[dev_idx], [probas[n] for n in names],
                                               seed=config.seed)
     timing["late"] = {"seconds": round(time.time() - t0, 2)}
-    concat = ConcatInputs(mods)
+    concat = ConcatInputs(mods, run["normalize"], groups)
     for system, model in (("intermediate", "fusion_mlp"), ("early", config.model)):
         fixed = dict(config.fixed_params)
         if model == "fusion_mlp":
@@ -181,7 +181,8 @@ def run_multimodal(config: TuneConfig, *, console: Any = None) -> dict[str, Any]
     ids = dataset.ids
     save_split(out / "split.json", {f"fold_{k + 1}_test": [ids[i] for i in s[2]] for k, s in enumerate(plan.splits)})
     set_training_threads(config.threads)
-    run = dict(config=config, y=y, groups=groups, mods=mods, n_classes=len(labels), say=say)
+    normalize = config.normalize if (config.normalize != "speaker" or groups is not None) else "global"
+    run = dict(config=config, y=y, groups=groups, mods=mods, n_classes=len(labels), say=say, normalize=normalize)
     say(f"[bold]data[/] {config.dataset}: {len(dataset)} samples, modalities "
         + ", ".join(f"{m.name} ({m.dim} values, {int(m.present.sum())} present)" for m in mods))
 

@@ -53,10 +53,35 @@ def _stats(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 class VectorInputs:
-    """Fold arrays of one modality: float32 ``(n, F)`` vectors normalised by the training rows' statistics."""
+    """Fold arrays of one modality: float32 ``(n, F)`` vectors, normalised.
 
-    def __init__(self, modality: Modality) -> None:
+    ``normalize="global"``: z-scored with the mean/std of the present training
+    rows. ``"speaker"``: each speaker's rows z-scored with that speaker's own
+    mean/std over its present rows (no labels used; the same enrolment the
+    speech path uses, see :mod:`emotune.experiments.speech_inputs`), which
+    removes a voice's or a face's resting offset. Missing rows stay zero.
+    """
+
+    def __init__(self, modality: Modality, normalize: str = "global", groups: Sequence[str] | None = None) -> None:
+        if normalize not in ("global", "speaker", "none"):
+            raise DatasetError(f"normalize must be 'global', 'speaker' or 'none', got {normalize!r}")
+        if normalize == "speaker" and (groups is None or not all(groups)):
+            raise DatasetError("normalize='speaker' needs the speaker of every sample")
         self.modality = modality
+        self.normalize = normalize
+        self.groups = None if groups is None else np.asarray(list(groups))
+        self._speaker_x: np.ndarray | None = None
+
+    def _by_speaker(self) -> np.ndarray:
+        if self._speaker_x is None:
+            m, x = self.modality, self.modality.x.astype(np.float64)
+            out = np.zeros_like(x)
+            for g in np.unique(self.groups):
+                rows = np.flatnonzero((self.groups == g) & m.present)
+                mean, std = _stats(x[rows])
+                out[rows] = (x[rows] - mean) / std
+            self._speaker_x = out.astype(np.float32)
+        return self._speaker_x
 
     def prepare(self) -> None:
         """Nothing to do (vectors are ready); kept for the inputs protocol."""
@@ -65,8 +90,13 @@ class VectorInputs:
         """Rows ``idx`` z-scored with the mean/std of the present rows of ``train_idx``; missing rows are zero."""
         m = self.modality
         train_idx = np.asarray(train_idx, np.int64)
-        mean, std = _stats(m.x[train_idx][m.present[train_idx]])
-        out = ((m.x[idx] - mean) / std).astype(np.float32)
+        if self.normalize == "none":
+            out = m.x[idx].copy()
+        elif self.normalize == "speaker":
+            out = self._by_speaker()[idx].copy()
+        else:
+            mean, std = _stats(m.x[train_idx][m.present[train_idx]])
+            out = ((m.x[idx] - mean) / std).astype(np.float32)
         out[~m.present[idx]] = 0.0
         return out
 
@@ -81,8 +111,9 @@ class VectorInputs:
 class ConcatInputs:
     """The fused input: each modality's normalised block, concatenated, then ``M`` presence flags (1.0 / 0.0)."""
 
-    def __init__(self, modalities: Sequence[Modality]) -> None:
-        self.parts = [VectorInputs(m) for m in modalities]
+    def __init__(self, modalities: Sequence[Modality], normalize: str = "global",
+                 groups: Sequence[str] | None = None) -> None:
+        self.parts = [VectorInputs(m, normalize, groups) for m in modalities]
 
     @property
     def modality_dims(self) -> list[int]:
