@@ -115,3 +115,27 @@ def test_mocap_200_segment_averaging_on_a_hand_made_stream(tmp_path):
     (tmp_path / "bad.txt").write_text("x y z\n1 2 3\n")
     with pytest.raises(DatasetError, match="bad.txt, line 1"):
         read_mocap_stream(tmp_path / "bad.txt")
+
+
+def test_manifest_lists_every_missing_modality_file_and_keeps_the_other_modalities(tmp_path):
+    _wav(tmp_path / "a1.wav", sr=16000)
+    _wav(tmp_path / "a2.wav", sr=16000)
+    np.save(tmp_path / "f1.npy", np.arange(6, dtype=np.float32).reshape(2, 3))  # frames, averaged
+    (tmp_path / "manifest.csv").write_text(
+        "id,label,speaker,text,audio,face,video\n"
+        "u1,happy,s1,hello,a1.wav,f1.npy,\n"
+        "u2,sad,s2,,a2.wav,missing_face.npy,\n"
+        "u3,sad,s2,,gone.wav,,no_video_here\n"
+        "u4,happy,s1,,,,\n"
+    )
+    from emotune.data.readers.manifest import check_manifest
+
+    _, problems = check_manifest(tmp_path / "manifest.csv")
+    assert [(p.line, p.field) for p in problems] == [(3, "face"), (4, "audio"), (4, "video")]
+    with pytest.raises(DatasetError, match="3 bad rows"):
+        load_dataset("manifest", tmp_path)
+    ds = load_dataset("manifest", tmp_path, on_bad_rows="skip")
+    assert ds.ids == ["u1", "u2"]  # u3 lost its only modalities, u4 never had one
+    np.testing.assert_allclose(ds[0].extra["face"], [1.5, 2.5, 3.5])
+    assert ds[1].extra["face"] is None and ds[1].audio_path.endswith("a2.wav")
+    assert {(b.line, b.field) for b in ds.skipped} >= {(3, "face"), (4, "audio"), (5, "(modalities)")}

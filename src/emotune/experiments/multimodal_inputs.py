@@ -7,7 +7,9 @@ for each modality of ``config.modalities``:
   audio (through the feature cache, :func:`~emotune.experiments.speech_inputs.speech_features`);
   frame-level kinds are averaged over the clip's frames;
 * ``face``: the per-clip face vector the reader attached (``extra["face"]``,
-  e.g. 35 OpenFace Action Units).
+  e.g. 35 OpenFace Action Units), else, for a sample with a video (``manifest``),
+  the mean over 16 sampled frames of the mini-Xception face features
+  (:mod:`emotune.features.video`; a video with no face leaves the modality missing).
 
 A sample without a modality has zeros there and ``present`` False; a sample
 with none of the chosen modalities is dropped into ``Dataset.skipped``.
@@ -154,9 +156,15 @@ def _audio(config: Any, dataset: Any, cache: Any) -> Modality:
     return Modality("audio", x, present)
 
 
-def _face(dataset: Any) -> Modality:
+def _face(dataset: Any, cache: Any) -> Modality:
     vecs = {i: np.asarray(s.extra["face"], np.float32) for i, s in enumerate(dataset.samples)
             if s.extra.get("face") is not None}
+    from_video = [i for i, s in enumerate(dataset.samples) if i not in vecs and s.video_path]
+    if from_video:  # the mean over sampled frames of the mini-Xception features (no face: modality missing)
+        from emotune.features.video import video_face_features
+
+        feats, _ = video_face_features([dataset.samples[i].video_path for i in from_video], cache=cache)
+        vecs.update({i: f.mean(axis=0) for i, f in zip(from_video, feats) if f is not None})
     if not vecs:
         raise DatasetError(f"dataset {dataset.name!r}: no sample has a face vector (extra['face'])")
     dim = len(next(iter(vecs.values())))
@@ -178,10 +186,10 @@ def load_multimodal(config: Any) -> tuple[Any, list[Modality]]:
     dataset = load_dataset(config.dataset, config.data_dir, group_col=config.group_col,
                            on_bad_rows=config.on_bad_rows, limit=config.limit, seed=config.seed)
     cache = FeatureCache(config.cache_dir or default_cache_root())
-    if not all("face" in s.extra for s in dataset.samples) and "face" in config.modalities:
+    if "face" in config.modalities and not all("face" in s.extra or s.video_path for s in dataset.samples):
         raise DatasetError(f"dataset {config.dataset!r} has no face vectors; task 'multimodal' reads ravdess-av "
                            "(or a dataset whose samples carry extra['face'])")
-    mods = [(_audio(config, dataset, cache) if name == "audio" else _face(dataset)) for name in config.modalities]
+    mods = [(_audio(config, dataset, cache) if name == "audio" else _face(dataset, cache)) for name in config.modalities]
     anything = np.any([m.present for m in mods], axis=0)
     if not anything.all():
         keep = np.flatnonzero(anything)

@@ -4,7 +4,8 @@ Importing this package registers ``csv``, ``tsv``, ``jsonl``, ``mr``, ``sst2``,
 ``folder`` and ``tweets`` (text), and ``ravdess``, ``crema-d``, ``tess``, ``savee``,
 ``iemocap``, ``audio-folder`` and ``audio-csv`` (speech; labels in the common
 vocabulary of :mod:`emotune.data.labels`), ``ckplus`` and ``image-folder`` (face images),
-and ``ravdess-av`` (RAVDESS audio paired with per-clip face Action Units).
+``ravdess-av`` (RAVDESS audio paired with per-clip face Action Units) and ``manifest``
+(a multimodal CSV).
 """
 
 from __future__ import annotations
@@ -25,5 +26,6 @@ from emotune.data.readers import audio_csv  # noqa: F401
 from emotune.data.readers import ckplus  # noqa: F401  (face images)
 from emotune.data.readers import image_folder  # noqa: F401
 from emotune.data.readers import ravdess_av  # noqa: F401  (audio + face vectors)
+from emotune.data.readers import manifest  # noqa: F401  (multimodal CSV)
 
 __all__ = ["READERS", "Reader", "ReadOptions", "BadRowLog"]
