@@ -102,3 +102,23 @@ def test_make_pruner_and_bad_arguments():
         HyperbandPruner(min_resource=5, max_resource=2)
     with pytest.raises(Exception, match="unknown pruner"):
         make_pruner("oracle")
+
+
+def test_the_trainer_hook_reports_epochs_but_never_prunes_at_the_last_one():
+    from emotune.search.executors import Job, TrialContext
+    from emotune.search.study import TrialPruned
+    from emotune.training.callbacks import PrunerReport
+
+    asked = []
+
+    def always_prune(trial_id, step, value):
+        asked.append(step)
+        return True
+
+    trial = TrialContext(Job(0, {}, 0), always_prune, "main")
+    hook = PrunerReport(trial, offset=3, final_step=6)
+    hook.on_epoch_end(1, {"val_fitness": None})  # no validation: nothing to report
+    with pytest.raises(TrialPruned):
+        hook.on_epoch_end(2, {"val_fitness": 0.4})  # step 5
+    hook.on_epoch_end(3, {"val_fitness": float("nan")})  # step 6, the last: recorded, the pruner not asked
+    assert asked == [5] and trial.intermediate == {5: 0.4, 6: -math.inf}

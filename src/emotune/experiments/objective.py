@@ -123,7 +123,8 @@ def make_objective(config, inputs, folds, y, n_classes) -> Callable[[dict[str, A
         scores, epochs = [], []
         for k, (train_idx, val_idx) in enumerate(folds):
             # search fold k reports at steps k * epochs + epoch, so every trial's step s means the same work
-            report = () if trial is None else [PrunerReport(trial, offset=k * config.epochs)]
+            report = () if trial is None else [PrunerReport(trial, offset=k * config.epochs,
+                                                            final_step=len(folds) * config.epochs)]
             _, proba, result, _ = fit_and_score(config, inputs, n_classes, params, train_idx, val_idx, y,
                                                 callbacks=report)
             if not np.all(np.isfinite(proba)):

@@ -25,20 +25,31 @@ class PrunerReport:
     records the trial as pruned with that value. A ``nan`` fitness is reported
     as ``-inf`` (the worst). Epochs without validation report nothing.
 
+    At ``final_step`` (the trial's last epoch) the value is recorded but the
+    pruner is not asked: stopping there saves nothing and would throw away a
+    finished trial.
+
     Args:
         trial: a :class:`~emotune.search.executors.TrialContext`.
         offset: added to the epoch (search fold ``k`` of ``E`` epochs uses ``k * E``).
+        final_step: the last step of the trial (``None``: every step may prune).
     """
 
-    def __init__(self, trial, offset: int = 0) -> None:
+    def __init__(self, trial, offset: int = 0, final_step: int | None = None) -> None:
         self.trial = trial
         self.offset = int(offset)
+        self.final_step = final_step
 
     def on_epoch_end(self, epoch: int, record: dict) -> None:
         value = record.get("val_fitness")
         if value is None:
             return
-        self.trial.report(self.offset + int(epoch), -math.inf if math.isnan(value) else float(value))
+        step = self.offset + int(epoch)
+        value = -math.inf if math.isnan(value) else float(value)
+        if self.final_step is not None and step >= self.final_step:
+            self.trial.intermediate[step] = value
+            return
+        self.trial.report(step, value)
 
 
 class EarlyStopping:
