@@ -162,7 +162,7 @@ def speaker_references(config: dict[str, Any], run_dir: Path) -> list[dict[str, 
     from emotune.features.cache import FeatureCache, default_cache_root
     from emotune.features.frames import speaker_normalize
 
-    dataset = load_dataset(DATASET, config["data_dir"], limit=config["limit"], seed=config["seed"])
+    dataset = load_dataset(config["dataset"], config["data_dir"], limit=config["limit"], seed=config["seed"])
     labels = dataset.labels
     y_all = dataset.label_ids({name: i for i, name in enumerate(labels)})
     cache = FeatureCache(config["cache_dir"] or default_cache_root())
@@ -205,6 +205,7 @@ def run_one(job: dict[str, Any]) -> dict[str, Any]:
 
     cfg = job["config"]
     record: dict[str, Any] = {k: job[k] for k in ("features", "model", "normalize", "mode", "optimizer")}
+    record["tag"] = job.get("tag", "")
     record.update({k: cfg[k] for k in ("seed", "trials", "epochs", "patience", "limit", "max_seconds",
                                        "frame_pool", "cv", "outer_cv", "threads")})
     record.update(run_dir=cfg["out"], fixed_params=cfg["fixed_params"], fixed_source=job["fixed_source"],
@@ -212,7 +213,7 @@ def run_one(job: dict[str, Any]) -> dict[str, Any]:
     t0 = time.perf_counter()
     try:
         # features first (and the eGeMAPS functionals of the reference rows), timed on their own
-        dataset = load_dataset(DATASET, cfg["data_dir"], limit=cfg["limit"], seed=cfg["seed"])
+        dataset = load_dataset(cfg["dataset"], cfg["data_dir"], limit=cfg["limit"], seed=cfg["seed"])
         paths = [s.audio_path for s in dataset.samples]
         cache = FeatureCache(cfg["cache_dir"] or default_cache_root())
         for name in dict.fromkeys([cfg["features"], "egemaps"]):
@@ -253,10 +254,30 @@ def run_one(job: dict[str, Any]) -> dict[str, Any]:
     return record
 
 
+def actor_manifest(data_dir: Path, actors: list[str], out: Path) -> Path:
+    """An audio-csv manifest (path, label, speaker) of the CREMA-D clips of ``actors``; returns its path."""
+    import csv
+
+    from emotune.data import load_dataset
+
+    dataset = load_dataset(DATASET, str(data_dir))
+    keep = [s for s in dataset.samples if s.group in set(actors)]
+    missing = sorted(set(actors) - {s.group for s in keep})
+    if missing:
+        raise SystemExit(f"--actors: no clips of {missing} in {data_dir}")
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"crema-d-actors-{'-'.join(sorted(actors))}.csv"
+    with path.open("w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["path", "label", "speaker"])
+        writer.writerows([s.audio_path, s.label, s.group] for s in keep)
+    return path
+
+
 def record_key(r: dict[str, Any]) -> tuple:
     """What makes two accuracy records the same configuration (a rerun replaces the older one)."""
     return tuple(r.get(k) for k in ("features", "model", "normalize", "mode", "optimizer", "trials", "epochs",
-                                    "limit", "seed", "max_seconds", "frame_pool", "outer_cv", "warm_start"))
+                                    "limit", "seed", "max_seconds", "frame_pool", "outer_cv", "warm_start", "tag"))
 
 
 def _pct(stats: dict[str, float] | None) -> str:
@@ -325,9 +346,9 @@ def build_jobs(args: argparse.Namespace, parser: argparse.ArgumentParser, err: C
                     trials = 1 if mode == "untuned" else args.trials
                     run_dir = args.out / f"{feat}-{model}" / (
                         f"{norm}-{mode}-{optimizer}-t{trials}-e{args.epochs}-limit{args.limit or 'all'}"
-                        f"-pool{args.frame_pool}-seed{args.seed}")
+                        f"-pool{args.frame_pool}-seed{args.seed}{'-' + args.tag if args.tag else ''}")
                     config = {
-                        "seed": args.seed, "task": "speech", "dataset": DATASET, "data_dir": str(args.data_dir),
+                        "seed": args.seed, "task": "speech", "dataset": args.dataset, "data_dir": str(args.data_dir),
                         "limit": args.limit, "cv": args.cv, "outer_cv": args.outer_cv, "features": feat,
                         "normalize": norm, "max_seconds": args.max_seconds, "frame_pool": args.frame_pool,
                         "workers": args.workers, "model": model, "optimizer": optimizer, "trials": trials,
@@ -338,7 +359,7 @@ def build_jobs(args: argparse.Namespace, parser: argparse.ArgumentParser, err: C
                     if "warm_start" in tune_fields:  # the defaults as the first trial of a search
                         config["warm_start"] = not args.no_warm_start
                     jobs.append({"features": feat, "model": model, "normalize": norm, "mode": mode,
-                                 "optimizer": optimizer, "config": config,
+                                 "optimizer": optimizer, "config": config, "tag": args.tag,
                                  "speaker_refs": args.legacy_speaker_refs and not refs_done,
                                  "fixed_source": source if mode == "untuned" else {}})
                     refs_done = True  # the references depend on the clips and folds only: once per invocation
@@ -416,7 +437,7 @@ def run_throughput(args, parser, err: Console) -> list[dict[str, Any]]:
     import librosa.feature  # noqa: F401  (imported before any timing, for every method alike)
 
     features = _names(args.features, FEATURES, "features", parser)
-    dataset = load_dataset(DATASET, str(args.data_dir), limit=args.throughput_files, seed=args.seed)
+    dataset = load_dataset(args.dataset, str(args.data_dir), limit=args.throughput_files, seed=args.seed)
     paths = [s.audio_path for s in dataset.samples]
     for p in paths:  # page cache warm for every method
         Path(p).read_bytes()
@@ -531,6 +552,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--throughput-files", type=int, default=100, help="clips timed in the throughput part")
     parser.add_argument("--throughput-workers", default="1,2", help="worker counts for the cold passes")
     parser.add_argument("--data-dir", type=Path, default=DATA_DIR)
+    parser.add_argument("--dataset", default=DATASET,
+                        help="reader name (default crema-d; audio-csv: --data-dir is a manifest path,label,speaker)")
+    parser.add_argument("--tag", default="", help="a label for the clip set, part of the run folder and record")
+    parser.add_argument("--actors", default="",
+                        help="comma-separated CREMA-D actors: only their clips (an audio-csv manifest written under "
+                             "--out; sets --dataset audio-csv and --tag actorsN)")
     parser.add_argument("--cache-dir", default=None,
                         help="feature cache of the accuracy runs (default $EMOTUNE_CACHE or ~/.cache/emotune)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "speech", help="run directories go here")
@@ -554,6 +581,9 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError:
         parser.error(f"--throughput-workers must be comma-separated ints, got {args.throughput_workers!r}")
 
+    if args.actors:
+        args.data_dir = actor_manifest(args.data_dir, args.actors.split(","), args.out)
+        args.dataset, args.tag = "audio-csv", args.tag or f"actors{len(args.actors.split(','))}"
     console = Console(width=None if sys.stdout.isatty() else 220)  # a log file gets the whole table
     err = Console(stderr=True, width=None if sys.stderr.isatty() else 220)
     if args.show:
