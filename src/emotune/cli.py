@@ -56,7 +56,7 @@ def bench_optimizers(
     dims: str = typer.Option("10", help="Comma-separated dimensions."),
     budget: int = typer.Option(2000, min=1, help="Evaluations per run."),
     seeds: int = typer.Option(5, min=1, help="Seeds per (optimizer, function, dim)."),
-    optimizers: str = typer.Option("random,ga,pso,ipso,aquila,lwaro,tpe", help="Comma-separated optimizers."),
+    optimizers: str = typer.Option("random,ga,pso,ipso,aquila,aquila_unit,lwaro,cmaes,tpe", help="Comma-separated optimizers."),
     out: Optional[Path] = typer.Option(None, help="Folder for results.json and convergence PNGs."),
     as_json: bool = typer.Option(False, "--json", help="Print the JSON records to stdout instead of the table."),
 ) -> None:
