@@ -245,6 +245,31 @@ def markdown_table(summary: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def pivot_table(summary: list[dict[str, Any]]) -> str:
+    """Median error per optimizer (rows) and function/dim (columns), Markdown; the best of a column in bold.
+
+    Column names drop the ``shifted_`` prefix; an optimizer run at another
+    budget gets its own row, named ``optimizer @ budget``.
+    """
+    cols = sorted({(r["function"], r["dim"]) for r in summary}, key=lambda c: (c[1], c[0]))
+    rows: dict[str, dict[tuple[str, int], float]] = {}
+    for r in summary:
+        rows.setdefault(f"{r['optimizer']} @ {r['budget']}", {})[(r["function"], r["dim"])] = r["median_error"]
+    best = {c: min(v[c] for v in rows.values() if c in v) for c in cols}
+    head = "| optimizer @ budget | " + " | ".join(f"{f.replace('shifted_', '')} {d}" for f, d in cols) + " |"
+    lines = [head, "|---|" + "---:|" * len(cols)]
+    for name, vals in sorted(rows.items(), key=lambda kv: (not kv[0].startswith("emotune"), kv[0])):
+        cells = []
+        for c in cols:
+            if c not in vals:
+                cells.append("-")
+            else:
+                text = f"{vals[c]:.3g}"
+                cells.append(f"**{text}**" if vals[c] == best[c] else text)
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def summary_with_budget(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """:func:`summarize` per budget too (runs at different budgets are never pooled); rows carry ``budget``."""
     rows = []
@@ -274,9 +299,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--markdown", action="store_true", help="print the table as Markdown")
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "out" / "optimizers.json")
     parser.add_argument("--combine", nargs="+", type=Path, help="print the table of these JSON outputs and exit")
+    parser.add_argument("--pivot", action="store_true", help="with --combine: optimizers x functions, median errors")
     args = parser.parse_args(argv)
     if args.combine:
-        print(markdown_table(combined_summary(args.combine)))
+        summary = combined_summary(args.combine)
+        print(pivot_table(summary) if args.pivot else markdown_table(summary))
         return 0
 
     console = Console()
