@@ -86,7 +86,7 @@ def bench_run(run: Path, kind: str, args: argparse.Namespace, tmp: Path) -> dict
     import torch
 
     from emotune.serving.bundle import bundle_bytes
-    from emotune.serving.export import MIN_TIME, export_onnx, run_test_items
+    from emotune.serving.export import export_onnx, run_test_items
     from emotune.serving.onnx_runtime import OnnxBackend
     from emotune.serving.predictor import Predictor, TorchBackend
 
@@ -96,12 +96,13 @@ def bench_run(run: Path, kind: str, args: argparse.Namespace, tmp: Path) -> dict
     report = export_onnx(run, export_dir, quantize="dynamic", samples=args.samples)
     export_s = time.perf_counter() - t0
     base = Predictor.load(run / "model")
+    shortest = json.loads((export_dir / "preprocessing.json").read_text())["min_time"]
     items, _ = run_test_items(run, base.modality, limit=max(args.batch, 8))
     one = items[0] if kind == "text" else _three_second_clip(items[0], tmp)
     backends = {
         "torch": TorchBackend(base.bundle.build_model(), threads=args.threads),
-        "onnx": OnnxBackend(export_dir / "model.onnx", threads=args.threads, min_time=MIN_TIME),
-        "int8": OnnxBackend(export_dir / "model.int8.onnx", threads=args.threads, min_time=MIN_TIME),
+        "onnx": OnnxBackend(export_dir / "model.onnx", threads=args.threads, min_time=shortest),
+        "int8": OnnxBackend(export_dir / "model.int8.onnx", threads=args.threads, min_time=shortest),
     }
     single = base.builder.build([one])
     batch = base.builder.build(items[: args.batch])

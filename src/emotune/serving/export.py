@@ -34,13 +34,37 @@ import numpy as np
 
 from emotune.exceptions import BundleError, ConfigError
 
-__all__ = ["PARITY_TOLERANCE", "export_onnx", "run_test_items"]
+__all__ = ["PARITY_TOLERANCE", "export_onnx", "min_time", "run_test_items"]
 
 PARITY_TOLERANCE = 1e-4
 """Largest allowed absolute difference of probabilities between ONNX Runtime and PyTorch."""
 
-MIN_TIME = 16
-"""Sequences are padded to at least this many steps before the ONNX graph (conv kernels need a few)."""
+_TIME_PROBES = (1, 2, 3, 4, 5, 6, 8, 12, 16, 24, 32, 64)
+
+
+def min_time(onnx_path: str | Path, x: np.ndarray, mask: np.ndarray | None) -> int:
+    """The fewest time steps the graph accepts (convolutions need a few), probed with ONNX Runtime.
+
+    PyTorch pads a too-short input inside ``forward`` with Python code the
+    tracer does not record; the exported graph instead gets its input padded
+    (masked) to this many steps by :class:`~emotune.serving.onnx_runtime.OnnxBackend`.
+    ``1`` for vector inputs.
+    """
+    from emotune.serving.onnx_runtime import OnnxBackend
+
+    if mask is None:
+        return 1
+    backend = OnnxBackend(onnx_path)
+    for t in _TIME_PROBES:
+        xt = np.zeros((1, t, *x.shape[2:]), x.dtype)
+        if x.dtype == np.int64:
+            xt[:] = 1  # a real token, not padding
+        try:
+            backend(xt, np.ones((1, t), bool))
+            return t
+        except Exception:  # onnxruntime's own error type: a kernel wider than the input
+            continue
+    raise BundleError(f"{onnx_path}: the exported graph runs on none of {_TIME_PROBES} time steps")
 
 
 def _atomic_json(path: Path, obj: Any) -> None:
@@ -187,7 +211,8 @@ def export_onnx(
     _export(model, x[:2], None if mask is None else mask[:2], onnx_path)
     export_seconds = time.perf_counter() - t0
 
-    torch_backend, onnx_backend = TorchBackend(model), OnnxBackend(onnx_path, min_time=MIN_TIME)
+    shortest = min_time(onnx_path, x, mask)
+    torch_backend, onnx_backend = TorchBackend(model), OnnxBackend(onnx_path, min_time=shortest)
     ref = _batched(torch_backend, x, mask, batch_size)
     got = _batched(onnx_backend, x, mask, batch_size)
     diff = float(np.max(np.abs(ref - got)))
@@ -202,11 +227,11 @@ def export_onnx(
         "files": {"model.onnx": onnx_path.stat().st_size},
         "scores": {"torch": _scores(labels, y_true, ref), "onnx": _scores(labels, y_true, got)},
     }
-    _atomic_json(out / "preprocessing.json", _preprocessing(bundle, x, mask))
+    _atomic_json(out / "preprocessing.json", _preprocessing(bundle, x, mask, shortest))
     if quantize == "dynamic":
         q_path = out / "model.int8.onnx"
         _quantize(onnx_path, q_path)
-        q = _batched(OnnxBackend(q_path, min_time=MIN_TIME), x, mask, batch_size)
+        q = _batched(OnnxBackend(q_path, min_time=shortest), x, mask, batch_size)
         report["files"]["model.int8.onnx"] = q_path.stat().st_size
         report["quantization"] = {
             "kind": "dynamic int8 (MatMul, Gemm, LSTM weights)",
@@ -235,7 +260,7 @@ def _batched(backend: Any, x: np.ndarray, mask: np.ndarray | None, batch_size: i
     return np.concatenate(rows)
 
 
-def _preprocessing(bundle: Any, x: np.ndarray, mask: np.ndarray | None) -> dict[str, Any]:
+def _preprocessing(bundle: Any, x: np.ndarray, mask: np.ndarray | None, shortest: int) -> dict[str, Any]:
     """``preprocessing.json``: the bundle's feature settings with arrays as lists, and the graph's inputs."""
     def plain(obj: Any) -> Any:
         if isinstance(obj, np.ndarray):
@@ -258,7 +283,7 @@ def _preprocessing(bundle: Any, x: np.ndarray, mask: np.ndarray | None) -> dict[
         "labels": meta["labels"],
         "inputs": inputs,
         "output": {"name": "probabilities", "dtype": "float32", "shape": ["batch", len(meta["labels"])]},
-        "min_time": MIN_TIME,
+        "min_time": shortest,
         "features": plain(meta["features"]),
         "encoders": meta.get("encoders"),
         "emotune_version": meta.get("emotune_version"),
