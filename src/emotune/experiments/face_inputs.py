@@ -57,7 +57,10 @@ def load_face(config: Any) -> tuple[Any, "FaceInputs"]:
     feats, errors = face_image_features(image_paths(dataset), config.features, cache=cache,
                                         on_error="skip" if config.on_bad_rows == "skip" else "raise")
     dataset, feats = _drop_failed(dataset, feats, errors)
-    normalize = config.normalize if (config.normalize != "speaker" or dataset.has_groups) else "global"
+    # "auto" is global for faces: per-subject normalisation was measured to lower mini-Xception + LR on CK+
+    normalize = config.normalize if config.normalize in ("global", "none") else "global"
+    if config.normalize == "speaker" and dataset.has_groups:
+        normalize = "speaker"
     return dataset, FaceInputs(feats, dataset.groups, features_name=config.features, normalize=normalize, cache=cache)
 
 

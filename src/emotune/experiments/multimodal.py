@@ -181,7 +181,9 @@ def run_multimodal(config: TuneConfig, *, console: Any = None) -> dict[str, Any]
     ids = dataset.ids
     save_split(out / "split.json", {f"fold_{k + 1}_test": [ids[i] for i in s[2]] for k, s in enumerate(plan.splits)})
     set_training_threads(config.threads)
-    normalize = config.normalize if (config.normalize != "speaker" or groups is not None) else "global"
+    # "auto" (and "speaker") normalise each speaker by its own clips when speakers are known, else globally
+    normalize = "global" if config.normalize in ("auto", "speaker") and groups is None else config.normalize
+    normalize = "speaker" if normalize == "auto" else normalize
     run = dict(config=config, y=y, groups=groups, mods=mods, n_classes=len(labels), say=say, normalize=normalize)
     say(f"[bold]data[/] {config.dataset}: {len(dataset)} samples, modalities "
         + ", ".join(f"{m.name} ({m.dim} values, {int(m.present.sum())} present)" for m in mods))
