@@ -139,3 +139,25 @@ def test_manifest_lists_every_missing_modality_file_and_keeps_the_other_modaliti
     np.testing.assert_allclose(ds[0].extra["face"], [1.5, 2.5, 3.5])
     assert ds[1].extra["face"] is None and ds[1].audio_path.endswith("a2.wav")
     assert {(b.line, b.field) for b in ds.skipped} >= {(3, "face"), (4, "audio"), (5, "(modalities)")}
+
+
+def test_crema_d_video_frames_pair_with_their_audio_by_stem(shared_data):
+    from emotune.data.readers.av_pairs import pair_av
+
+    frames = sorted((shared_data / "crema-d-video-sample" / "frames").iterdir())
+    audio = sorted((shared_data / "crema-d-dev" / "audio").glob("1001_DFA_*.flac"))
+    pairs = pair_av(frames, audio, "crema-d")
+    both = [(k, v, a) for k, v, a in pairs if v is not None and a is not None]
+    assert len(both) == 6 and all(v.name == a.stem == k for k, v, a in both)
+
+
+def test_ravdess_video_and_audio_pair_by_recording_id(tmp_path):
+    from emotune.data.readers.av_pairs import pair_av
+
+    videos = [tmp_path / "01-01-05-01-02-01-01.mp4", tmp_path / "02-01-05-01-02-01-01.mp4",
+              tmp_path / "02-01-03-01-01-01-02.mp4"]
+    audios = [tmp_path / "Actor_01" / "03-01-05-01-02-01-01.wav", tmp_path / "audio" / "03-01-04-01-01-01-03.flac"]
+    pairs = {k: (v and v.name, a and a.name) for k, v, a in pair_av(videos, audios, "ravdess")}
+    assert pairs == {"01-05-01-02-01-01": ("01-01-05-01-02-01-01.mp4", "03-01-05-01-02-01-01.wav"),
+                     "01-03-01-01-01-02": ("02-01-03-01-01-01-02.mp4", None),
+                     "01-04-01-01-01-03": (None, "03-01-04-01-01-01-03.flac")}
