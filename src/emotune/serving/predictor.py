@@ -141,8 +141,9 @@ class Predictor:
         Args:
             inputs: texts (text bundles) or audio file paths (speech bundles).
             speakers: the speaker of each input, or ``None``. A speech bundle
-                trained with speaker normalisation normalises each speaker's
-                clips together (one batch per speaker), as in training.
+                trained with speaker normalisation sees all clips of a speaker
+                in one batch, so its enrolment rule (own statistics with enough
+                clips, else the saved training statistics) applies as in training.
             batch_size: inputs per forward pass.
             on_batch: called with the number of inputs done after each batch (progress bars).
         """
