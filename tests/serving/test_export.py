@@ -26,6 +26,8 @@ def test_text_model_onnx_matches_pytorch_on_test_inputs(text_run, tmp_path):
     assert last.startswith("max_abs_diff ") and last.endswith(": ok")
     parity = json.loads((out / "parity.json").read_text())
     assert parity["passed"] and parity["max_abs_diff"] < 1e-4 and parity["n_inputs"] == 60
+    # the whole test split, rebuilt from config.yaml + split.json, scores what the evaluation scored
+    assert parity["scores"]["torch"]["accuracy"] == pytest.approx(parity["scores"]["bundle_metrics"]["accuracy"])
     pre = json.loads((out / "preprocessing.json").read_text())
     assert pre["labels"] == ["negative", "neutral", "positive"] and pre["features"]["tokenizer"]
     quant = json.loads((out / "quantization.json").read_text())
@@ -45,6 +47,7 @@ def test_speech_model_onnx_matches_pytorch_with_masks(speech_run, tmp_path):
     report = export_module.export_onnx(speech_run.path, tmp_path / "onnx", samples=6)
     assert report["passed"], report
     assert report["n_inputs"] == 6
+    assert report["scores"]["onnx"]["macro_f1"] == pytest.approx(report["scores"]["bundle_metrics"]["macro_f1"])
     pre = json.loads((tmp_path / "onnx" / "preprocessing.json").read_text())
     assert pre["inputs"]["mask"]["shape"] == ["batch", "time"]
 

@@ -34,7 +34,7 @@ import numpy as np
 
 from emotune.exceptions import BundleError, ConfigError
 
-__all__ = ["PARITY_TOLERANCE", "export_onnx", "min_time", "run_test_items"]
+__all__ = ["PARITY_TOLERANCE", "export_onnx", "min_time", "run_test_items", "run_test_samples"]
 
 PARITY_TOLERANCE = 1e-4
 """Largest allowed absolute difference of probabilities between ONNX Runtime and PyTorch."""
@@ -74,14 +74,15 @@ def _atomic_json(path: Path, obj: Any) -> None:
     os.replace(tmp, path)
 
 
-def run_test_items(run_dir: str | Path, modality: str, *, limit: int | None = None) -> tuple[list[str], list[str]]:
-    """Raw inputs (texts or audio paths) and labels of the run's test split, in split order.
+def run_test_samples(run_dir: str | Path, *, limit: int | None = None) -> list[Any]:
+    """The :class:`~emotune.data.Sample` objects of the run's test split, in split order.
 
     With outer folds (``fold_K_test`` parts) the test parts of every fold are
     used. ``limit`` keeps the first ``limit`` of them.
 
     Raises:
-        BundleError: the run directory lacks ``config.yaml`` or ``split.json``.
+        BundleError: the run directory lacks ``config.yaml`` or ``split.json``,
+            or a test sample is no longer in the corpus.
     """
     import yaml
 
@@ -106,7 +107,12 @@ def run_test_items(run_dir: str | Path, modality: str, *, limit: int | None = No
     if missing:
         raise BundleError(f"{split_path}: {len(missing)} test samples (first {missing[0]!r}) are no longer in "
                           f"dataset {cfg['dataset']!r}; the corpus changed since the run")
-    samples = [by_id[i] for i in test_ids]
+    return [by_id[i] for i in test_ids]
+
+
+def run_test_items(run_dir: str | Path, modality: str, *, limit: int | None = None) -> tuple[list[str], list[str]]:
+    """Raw inputs (texts or audio paths) and labels of the run's test split (see :func:`run_test_samples`)."""
+    samples = run_test_samples(run_dir, limit=limit)
     items = [s.text if modality == "text" else s.audio_path for s in samples]
     return [str(v) for v in items], [s.label for s in samples]
 
@@ -198,8 +204,11 @@ def export_onnx(
     out = Path(out) if out is not None else run_dir / "export"
     out.mkdir(parents=True, exist_ok=True)
     builder = make_input_builder(bundle.meta)
-    items, y_true = run_test_items(run_dir, builder.modality, limit=samples)
-    built = builder.build(items)
+    test = run_test_samples(run_dir, limit=samples)
+    items = [str(s.text if builder.modality == "text" else s.audio_path) for s in test]
+    y_true = [s.label for s in test]
+    speakers = [s.group for s in test]  # a speech bundle's enrolment rule sees the speakers, as in evaluation
+    built = builder.build(items, speakers if any(speakers) else None)
     if not built.ok:
         raise BundleError(f"none of the {len(items)} test inputs of {run_dir} could be read: "
                           f"{next(iter(built.errors.values()), '?')}")
@@ -225,7 +234,8 @@ def export_onnx(
         "n_unreadable": len(built.errors),
         "export_seconds": round(export_seconds, 2),
         "files": {"model.onnx": onnx_path.stat().st_size},
-        "scores": {"torch": _scores(labels, y_true, ref), "onnx": _scores(labels, y_true, got)},
+        "scores": {"torch": _scores(labels, y_true, ref), "onnx": _scores(labels, y_true, got),
+                   "bundle_metrics": {k: (bundle.meta.get("metrics") or {}).get(k) for k in ("accuracy", "macro_f1")}},
     }
     _atomic_json(out / "preprocessing.json", _preprocessing(bundle, x, mask, shortest))
     if quantize == "dynamic":
