@@ -12,7 +12,7 @@ from emotune.models.cnn_bilstm import MaskedBatchNorm1d  # noqa: E402
 
 def test_paper_layout_and_defaults(spec_for):
     spec = MODELS.get("cnn_bilstm")
-    assert spec.defaults["dropout"] == 0.3 and spec.defaults["lr"] == 1e-3
+    assert spec.defaults["dropout"] == 0.3 and spec.defaults["lr"] == 3e-3
     assert spec.defaults["weight_decay"] == pytest.approx(2 * 0.01)  # Keras l2(0.01) as coupled decay
     assert "weight_decay" in spec.default_space.params
     m = spec.build({}, n_classes=4, input_spec=spec_for("frames"))
