@@ -9,6 +9,7 @@ session (:class:`~emotune.serving.onnx_runtime.OnnxBackend`) with the same
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -89,6 +90,9 @@ class Predictor:
         self.labels: list[str] = list(bundle.meta["labels"])
         self._backend = backend
         self._builder = builder
+        # tokenizers and encoders are not all thread-safe (nor is their lazy loading): one featurisation
+        # at a time, while forward passes of different threads may overlap
+        self._featurise = threading.Lock()
 
     @classmethod
     def load(cls, path: str | Path, *, backend: Any = None) -> "Predictor":
@@ -127,6 +131,21 @@ class Predictor:
         backend = self.backend
         return backend.model if isinstance(backend, TorchBackend) else self.bundle.build_model()
 
+    def warm_up(self) -> None:
+        """Load the model, the tokenizer and any encoder now (one prediction on a made-up input), not on the first request."""
+        self.backend
+        if self.modality == "text":
+            self.predict_many(["warm up"])
+            return
+        import tempfile
+
+        import soundfile as sf
+
+        with tempfile.NamedTemporaryFile(suffix=".wav") as fh:
+            t = np.arange(16000) / 16000.0
+            sf.write(fh.name, (0.1 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), 16000)
+            self.predict_many([fh.name])
+
     # -- prediction --------------------------------------------------------------------------------------
     def predict_many(
         self,
@@ -150,7 +169,8 @@ class Predictor:
         inputs = list(inputs)
         results = [Prediction(input=item) for item in inputs]
         for idx, groups in self._batches(len(inputs), speakers, max(int(batch_size), 1)):
-            built = self.builder.build([inputs[i] for i in idx], groups)
+            with self._featurise:
+                built = self.builder.build([inputs[i] for i in idx], groups)
             for j, reason in built.errors.items():
                 results[idx[j]].error = reason
             if built.ok:
@@ -189,7 +209,8 @@ class Predictor:
         inputs = list(inputs)
         if not inputs:
             return np.zeros((0, len(self.labels)), np.float32)
-        built = self.builder.build(inputs)
+        with self._featurise:
+            built = self.builder.build(inputs)
         if built.errors:
             i, reason = min(built.errors.items())
             raise DatasetError(f"input {i}: {reason}")

@@ -195,7 +195,7 @@ def create_app(predictor: Any, limits: Limits | None = None, *, api_key: str | N
     pool = ThreadPoolExecutor(max_workers=limits.workers, thread_name_prefix="emotune-infer")
     gate = _Gate(limits.workers + limits.queue_size)
     modality = predictor.modality
-    predictor.backend  # build the model now, not on the first request
+    predictor.warm_up()  # model, tokenizer and encoder load now, not in two racing first requests
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Any):
@@ -422,7 +422,6 @@ def serve(
         raise ConfigError(f"--host {host} exposes the service beyond this machine; give --api-key-file too")
     verified = read_bundle(bundle)
     predictor = Predictor(verified, backend=TorchBackend(verified.build_model(), threads=threads))
-    predictor.builder  # load the tokenizer / encoder now, not on the first request
     app = create_app(predictor, limits, api_key=api_key)
     limits = limits or Limits()
     # open connections beyond this are refused by uvicorn itself (503), so idle sockets cannot pile up
