@@ -94,10 +94,12 @@ def _ranks_section(plan: Any, analysis: dict[str, Any]) -> Section:
             continue
         if fr["note"]:
             s.note(f"Group {g['name']}: {fr['note']}")
+        tested = fr["statistic"] == fr["statistic"]  # not NaN: the test ran
+        caption = (f"Group {g['name']}: Friedman chi2 = {fr['statistic']:.3f}, p = {fr['p_value']:.4g}, "
+                   f"{fr['n_blocks']} seeds; Nemenyi CD = {fr['cd']:.3f}" if tested
+                   else f"Group {g['name']}: average ranks over {fr['n_blocks']} seeds")
         s.table(["arm", "average rank (1 = best)"], sorted(([a, r] for a, r in fr["ranks"].items()),
-                                                            key=lambda x: x[1]),
-                caption=f"Group {g['name']}: Friedman chi2 = {fr['statistic']:.3f}, p = {fr['p_value']:.4g}, "
-                        f"{fr['n_blocks']} seeds; Nemenyi CD = {fr['cd']:.3f}")
+                                                            key=lambda x: x[1]), caption=caption)
         if np.isfinite(fr["cd"]) and all(np.isfinite(v) for v in fr["ranks"].values()):
             s.figure(f"cd_diagram_{k}.png", F.cd_diagram(fr["ranks"], fr["cd"]),
                      f"Critical-difference diagram, group {g['name']}: arms joined by a bar are not significantly "
@@ -109,7 +111,7 @@ def _curves_section(plan: Any, records: Sequence[dict]) -> Section:
     s = Section("curves", "Best so far over seeds")
     by_arm: dict[str, list] = {}
     for r in records:
-        if r.get("curve"):
+        if len(r.get("curve") or []) > 1:  # a one-trial run (tuned=false) has no curve to speak of
             by_arm.setdefault(r["arm"], []).append(r["curve"])
     is_fn = plan.task.startswith("function:")
     ylabel = "best error f(x) - f*" if is_fn else "best validation fitness (mean over folds)"
