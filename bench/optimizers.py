@@ -61,6 +61,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 from rich.console import Console
 
+from emotune.exceptions import EmotuneError
 from emotune.search.bench_runner import render_table, run_single, summarize
 from emotune.search.benchmarks import BenchmarkFunction, get_function
 
@@ -288,6 +289,31 @@ def combined_summary(paths: list[Path]) -> list[dict[str, Any]]:
     return summary_with_budget(records)
 
 
+def run_ours_via_compare(functions: list[str], dims: list[int], ours: list[str], budget: int, seeds: int,
+                         root: Path, err: Console) -> list[dict[str, Any]]:
+    """emotune's side through ``emotune compare``: one comparison per (function, dim) in ``root/<function>_d<dim>``.
+
+    Same function instances and seeds as the loop in :func:`main` (seed ``s`` is the optimizer's seed and the
+    function's); each optimizer asks in batches of its ``pop_size`` (10 without one, so ``tpe`` too). The
+    comparison resumes if interrupted and writes ``comparison.json`` + ``report.html`` with the statistics.
+    Returns records in this script's format.
+    """
+    from emotune.experiments.compare import finish_comparison, make_plan, run_comparison
+
+    records = []
+    for f in functions:
+        for d in dims:
+            plan = make_plan(f"function:{f}", {"dim": d, "trials": budget}, {"optimizer": list(ours)}, seeds,
+                             reference="random" if "random" in ours else None)
+            out = root / f"{f}_d{d}"
+            for r in run_comparison(plan, out, say=lambda m, f=f, d=d: err.print(f"compare {f} d={d}: {m}")):
+                records.append({"function": f, "dim": d, "optimizer": f"emotune.{r['values']['optimizer']}",
+                                "seed": r["seed"], "budget": budget, "best_error": r["value"],
+                                "evaluations": r.get("evaluations"), "optimizer_seconds": r.get("optimizer_seconds")})
+            finish_comparison(out)
+    return records
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--functions", default="shifted_sphere,shifted_rastrigin,shifted_ackley")
@@ -299,6 +325,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--markdown", action="store_true", help="print the table as Markdown")
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "out" / "optimizers.json")
     parser.add_argument("--combine", nargs="+", type=Path, help="print the table of these JSON outputs and exit")
+    parser.add_argument("--compare-dir", type=Path, default=None,
+                        help="run emotune's optimizers through `emotune compare` (one resumable comparison with "
+                             "Wilcoxon/Friedman statistics per function and dim in DIR/<function>_d<dim>)")
     parser.add_argument("--pivot", action="store_true", help="with --combine: optimizers x functions, median errors")
     args = parser.parse_args(argv)
     if args.combine:
@@ -324,6 +353,12 @@ def main(argv: list[str] | None = None) -> int:
         external.append(name)
 
     records: list[dict[str, Any]] = []
+    if args.compare_dir is not None and ours:
+        try:
+            records += run_ours_via_compare(functions, dims, ours, args.budget, args.seeds, args.compare_dir, err)
+        except EmotuneError as exc:
+            parser.error(f"--compare-dir: {exc}")
+        ours = []
     runs = [(f, d, s) for f in functions for d in dims for s in range(args.seeds)]
     for f, d, seed in runs:
         fn = get_function(f, d, seed=seed)
