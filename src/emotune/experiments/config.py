@@ -96,7 +96,7 @@ class TuneConfig:
     trial_cpus: float = 1.0
     trial_gpus: float = 0.0
     address: str | None = None
-    device: str = "cpu"
+    device: str = "auto"
     pruner: str = "none"
     references: list[str] = field(default_factory=lambda: ["tfidf_logreg", "minilm_logreg"])
     # training
