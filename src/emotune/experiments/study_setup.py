@@ -78,12 +78,10 @@ def study_path(out: Path) -> Path:
     return Path(out) / "study.db"
 
 
-def _worker_init(slot: int, cpus: float, device: str) -> None:
-    """In each trial process: torch threads from ``--trial-cpus``; one GPU per worker with CUDA."""
-    if device in ("cuda", "auto"):
-        n = _cuda_count()
-        if n:
-            os.environ["CUDA_VISIBLE_DEVICES"] = str(slot % n)
+def _worker_init(slot: int, cpus: float, n_gpus: int) -> None:
+    """In each trial process: one GPU per worker (before CUDA starts here), torch threads from ``--trial-cpus``."""
+    if n_gpus:
+        os.environ["CUDA_VISIBLE_DEVICES"] = str(slot % n_gpus)
     try:
         import torch
 
@@ -92,16 +90,21 @@ def _worker_init(slot: int, cpus: float, device: str) -> None:
         pass
 
 
-def _cuda_count() -> int:
+def _gpus_without_cuda_init() -> int:
+    """GPUs this process may use, counted without starting CUDA here (a forked worker could not use it then)."""
     visible = os.environ.get("CUDA_VISIBLE_DEVICES")
     if visible is not None:
-        return len([v for v in visible.split(",") if v.strip()])
-    try:
-        import torch
+        return len([v for v in visible.split(",") if v.strip() and v.strip() != "-1"])
+    import shutil
+    import subprocess
 
-        return torch.cuda.device_count() if torch.cuda.is_available() else 0
-    except ImportError:  # pragma: no cover
+    if shutil.which("nvidia-smi") is None:
         return 0
+    try:
+        listing = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=20).stdout
+    except (OSError, subprocess.SubprocessError):
+        return 0
+    return sum(line.startswith("GPU ") for line in listing.splitlines())
 
 
 def make_executor_for(config: Any):
@@ -111,8 +114,8 @@ def make_executor_for(config: Any):
     if config.executor == "serial":
         return SerialExecutor()
     if config.executor == "process":
-        return ProcessExecutor(config.jobs, initializer=partial(_worker_init, cpus=config.trial_cpus,
-                                                                device=config.device))
+        n_gpus = 0 if config.device == "cpu" else _gpus_without_cuda_init()
+        return ProcessExecutor(config.jobs, initializer=partial(_worker_init, cpus=config.trial_cpus, n_gpus=n_gpus))
     gpus = 0.0 if config.device == "cpu" else (config.trial_gpus or (1.0 if config.device == "cuda" else 0.0))
     return RayExecutor(config.jobs, address=config.address, num_cpus=config.trial_cpus, num_gpus=gpus,
                        initializer=partial(_threads_init, cpus=config.trial_cpus))
