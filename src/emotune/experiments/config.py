@@ -79,7 +79,7 @@ class TuneConfig:
     workers: int = 2
     # multimodal (task "multimodal"): `features` are the audio features
     modalities: list[str] = field(default_factory=lambda: ["audio", "face"])
-    fusion: str = "late_aquila"
+    fusion: str = "early"  # the best measured on ravdess-av-dev (bench/README.md, Fusion)
     # model and search
     model: str = "sa_lstm"
     preset: str | None = None
