@@ -132,6 +132,43 @@ def _speech_run(tmp_path_factory, shared_data) -> TinyRun:
                    proba, [dataset.samples[i].group for i in test_idx])
 
 
+@pytest.fixture(scope="session")
+def face_run(tmp_path_factory, shared_data) -> TinyRun:
+    with _one_thread():
+        return _face_run(tmp_path_factory, shared_data)
+
+
+def _face_run(tmp_path_factory, shared_data) -> TinyRun:
+    """``mlp`` on raw 48x48 pixels of 60 CK+ crops (happy, surprise, sad), global normalisation."""
+    from emotune.data import load_dataset
+    from emotune.experiments.config import TuneConfig
+    from emotune.experiments.face_inputs import FaceInputs
+    from emotune.experiments.objective import fit_and_score
+    from emotune.features.face_images import face_image_features
+
+    data_dir = shared_data / "ckplus48-dev"
+    root = tmp_path_factory.mktemp("face_run")
+    cfg = TuneConfig(task="face", dataset="ckplus", data_dir=str(data_dir), features="pixels", model="mlp",
+                     epochs=3, out=str(root / "run"), progress=False, seed=0,
+                     fixed_params={"batch_size": 16, "lr": 1e-3})
+    full = load_dataset("ckplus", data_dir)
+    keep = [i for label in ("happy", "surprise", "sad") for i in
+            [j for j, s in enumerate(full.samples) if s.label == label][:20]]
+    dataset = full.subset(np.array(keep))
+    labels = dataset.labels
+    y = dataset.label_ids({n: i for i, n in enumerate(labels)})
+    paths = [s.extra["image_path"] for s in dataset.samples]
+    vecs, _ = face_image_features(paths, "pixels")
+    inputs = FaceInputs(vecs, dataset.groups, features_name="pixels", normalize="global")
+    test_idx = np.arange(len(y))[np.arange(len(y)) % 5 == 0]
+    train_idx = np.setdiff1d(np.arange(len(y)), test_idx)
+    model, proba, _, fold = fit_and_score(cfg, inputs, len(labels), dict(cfg.fixed_params), train_idx, test_idx, y,
+                                          epochs=3, with_val=False)
+    _write_run(root / "run", cfg, dataset, train_idx, test_idx, model, fold, proba, y, labels)
+    return TinyRun(root / "run", [paths[i] for i in test_idx], [labels[k] for k in y[test_idx]], proba,
+                   [dataset.samples[i].group for i in test_idx])
+
+
 @contextlib.contextmanager
 def running_server(app: Any):
     """Serve ``app`` with a real uvicorn server on an ephemeral loopback port; yields the base URL."""

@@ -110,11 +110,19 @@ def run_test_samples(run_dir: str | Path, *, limit: int | None = None) -> list[A
     return [by_id[i] for i in test_ids]
 
 
+def raw_input(sample: Any, modality: str) -> str:
+    """What a user would give for ``sample``: its text, its audio file, or its face image."""
+    if modality == "text":
+        return str(sample.text)
+    if modality == "image":
+        return str(sample.extra.get("image_path") or sample.video_path)
+    return str(sample.audio_path)
+
+
 def run_test_items(run_dir: str | Path, modality: str, *, limit: int | None = None) -> tuple[list[str], list[str]]:
-    """Raw inputs (texts or audio paths) and labels of the run's test split (see :func:`run_test_samples`)."""
+    """Raw inputs (texts, audio or image paths) and labels of the run's test split (see :func:`run_test_samples`)."""
     samples = run_test_samples(run_dir, limit=limit)
-    items = [s.text if modality == "text" else s.audio_path for s in samples]
-    return [str(v) for v in items], [s.label for s in samples]
+    return [raw_input(s, modality) for s in samples], [s.label for s in samples]
 
 
 def _with_softmax(model: Any, with_mask: bool) -> Any:
@@ -205,7 +213,7 @@ def export_onnx(
     out.mkdir(parents=True, exist_ok=True)
     builder = make_input_builder(bundle.meta)
     test = run_test_samples(run_dir, limit=samples)
-    items = [str(s.text if builder.modality == "text" else s.audio_path) for s in test]
+    items = [raw_input(s, builder.modality) for s in test]
     y_true = [s.label for s in test]
     speakers = [s.group for s in test]  # a speech bundle's enrolment rule sees the speakers, as in evaluation
     built = builder.build(items, speakers if any(speakers) else None)

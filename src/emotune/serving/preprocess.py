@@ -45,9 +45,11 @@ INPUT_BUILDERS: Registry[Callable[[Mapping[str, Any]], Any]] = Registry("input b
 
 
 def builder_name(meta: Mapping[str, Any]) -> str:
-    """The builder a bundle needs: ``"audio"`` for speech, else the text ``features`` kind."""
+    """The builder a bundle needs: ``"audio"`` for speech, ``"image"`` for faces, else the text ``features`` kind."""
     if meta.get("task") == "speech":
         return "audio"
+    if meta.get("task") == "face":
+        return "image"
     return str(meta["features"].get("features"))
 
 
@@ -183,3 +185,40 @@ for _name in ("minilm", "minilm_pooled"):
     INPUT_BUILDERS.add(_name, _MiniLMTexts)
 INPUT_BUILDERS.add("minilm_layers", _MiniLMLayerTexts)
 INPUT_BUILDERS.add("audio", _AudioClips)
+
+
+class _FaceImages:
+    """Face images (crops or photos) to the face model's vectors, normalised with the saved statistics.
+
+    ``normalize="speaker"`` (per subject) uses each subject's own images when
+    subjects are given, else the saved training statistics.
+    """
+
+    modality = "image"
+
+    def __init__(self, features: Mapping[str, Any]) -> None:
+        self.features = dict(features)
+
+    def build(self, items: Sequence[Any], groups: Sequence[str] | None = None) -> Built:
+        from emotune.features.face_images import face_image_features
+        from emotune.features.frames import normalize_features, speaker_normalize
+
+        paths = [str(p) for p in items]
+        vecs, reasons = face_image_features(paths, self.features["features"], on_error="skip")
+        ok = [i for i, v in enumerate(vecs) if v is not None]
+        why = dict(reasons)
+        errors = {i: why.get(paths[i], "image could not be read or featurised") for i, v in enumerate(vecs)
+                  if v is None}
+        if not ok:
+            return Built(None, None, ok, errors)
+        x = np.stack([np.asarray(vecs[i], np.float32) for i in ok])
+        kind = self.features.get("normalize", "global")
+        subjects = None if groups is None else [groups[i] for i in ok]
+        if kind == "speaker" and subjects is not None and all(subjects):
+            x = speaker_normalize(x, None, np.asarray(subjects))
+        elif kind != "none":
+            x = normalize_features(x, None, np.asarray(self.features["mean"]), np.asarray(self.features["std"]))
+        return Built(x.astype(np.float32), None, ok, errors)
+
+
+INPUT_BUILDERS.add("image", _FaceImages)

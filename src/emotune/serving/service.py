@@ -4,7 +4,7 @@ Endpoints:
 
 * ``POST /predict``: ``application/json`` ``{"texts": ["...", ...]}`` (text
   bundles), or ``multipart/form-data`` with one audio ``file`` (speech
-  bundles); answers ``{"model", "labels", "predictions": [{"label", "proba"}]}``;
+  bundles) or one face image (face bundles); answers ``{"model", "labels", "predictions": [{"label", "proba"}]}``;
 * ``GET /health``: liveness and the current load;
 * ``GET /model``: labels, test metrics, versions, training-data fingerprint;
 * ``GET /openapi.json`` (and ``/docs``): the OpenAPI description.
@@ -44,8 +44,9 @@ AUDIO_TYPES = (
     "audio/wav", "audio/x-wav", "audio/wave", "audio/vnd.wave", "audio/flac", "audio/x-flac", "audio/ogg",
     "audio/mpeg", "audio/mp3",
 )
-_AUDIO_SUFFIX = {"audio/flac": ".flac", "audio/x-flac": ".flac", "audio/ogg": ".ogg", "audio/mpeg": ".mp3",
-                 "audio/mp3": ".mp3"}
+IMAGE_TYPES = ("image/png", "image/jpeg", "image/bmp", "image/tiff")
+_SUFFIX = {"audio/flac": ".flac", "audio/x-flac": ".flac", "audio/ogg": ".ogg", "audio/mpeg": ".mp3",
+           "audio/mp3": ".mp3", "image/png": ".png", "image/jpeg": ".jpg", "image/bmp": ".bmp", "image/tiff": ".tif"}
 
 
 @dataclass
@@ -62,6 +63,7 @@ class Limits:
         timeout_s: seconds a request may wait and run before it is answered 503.
         retry_after_s: the ``Retry-After`` of a 503.
         audio_types: allowed content types of an audio upload.
+        image_types: allowed content types of an image upload (face bundles).
     """
 
     max_body_bytes: int = 10 * 1024 * 1024
@@ -73,6 +75,7 @@ class Limits:
     timeout_s: float = 30.0
     retry_after_s: int = 1
     audio_types: tuple[str, ...] = field(default=AUDIO_TYPES)
+    image_types: tuple[str, ...] = field(default=IMAGE_TYPES)
 
     def __post_init__(self) -> None:
         for name in ("max_body_bytes", "max_texts", "max_text_chars", "workers"):
@@ -275,9 +278,9 @@ def create_app(predictor: Any, limits: Limits | None = None, *, api_key: str | N
             texts = _texts(await _within(request.body(), limits.timeout_s), limits)
             preds = await run(texts)
         elif ctype == "multipart/form-data":
-            if modality != "audio":
+            if modality not in ("audio", "image"):
                 raise _Rejected(415, "this model takes JSON texts ({\"texts\": [...]}), not file uploads")
-            path = await _within(_upload(request, limits), limits.timeout_s)
+            path = await _within(_upload(request, limits, modality), limits.timeout_s)
             try:
                 preds = await run([path])
             finally:
@@ -354,8 +357,8 @@ def _texts(body: bytes, limits: Limits) -> list[str]:
     return texts
 
 
-async def _upload(request: Any, limits: Limits) -> str:
-    """The uploaded audio saved to a temporary file (its path), after type, size and duration checks."""
+async def _upload(request: Any, limits: Limits, modality: str) -> str:
+    """The uploaded audio or image saved to a temporary file (its path), after type, size (and duration) checks."""
     from starlette.datastructures import UploadFile
 
     try:
@@ -368,16 +371,18 @@ async def _upload(request: Any, limits: Limits) -> str:
     if not isinstance(upload, UploadFile):
         raise _Rejected(422, "multipart body needs one file field named 'file'")
     ctype = (upload.content_type or "").split(";")[0].strip().lower()
-    if ctype not in limits.audio_types:
-        raise _Rejected(415, f"file content type {ctype or 'missing'!r} not allowed; allowed: {list(limits.audio_types)}")
+    allowed = limits.audio_types if modality == "audio" else limits.image_types
+    if ctype not in allowed:
+        raise _Rejected(415, f"file content type {ctype or 'missing'!r} not allowed; allowed: {list(allowed)}")
     data = await upload.read()
     if not data:
         raise _Rejected(422, "the uploaded file is empty")
-    fd, path = tempfile.mkstemp(prefix="emotune-upload-", suffix=_AUDIO_SUFFIX.get(ctype, ".wav"))
+    fd, path = tempfile.mkstemp(prefix="emotune-upload-", suffix=_SUFFIX.get(ctype, ".wav"))
     with os.fdopen(fd, "wb") as fh:
         fh.write(data)
     try:
-        _check_duration(path, limits.max_clip_seconds)
+        if modality == "audio":
+            _check_duration(path, limits.max_clip_seconds)
     except Exception:
         os.unlink(path)
         raise

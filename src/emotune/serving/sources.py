@@ -8,9 +8,9 @@ Rules, for ``sources`` given on the command line:
 * a ``.csv`` file is a manifest: a ``path`` column (files, relative to the
   manifest's folder) or a ``text`` column, optional ``speaker`` and ``id``;
 * a folder: every file below it whose suffix suits the bundle (audio files for
-  speech; ``.txt`` files for text, each file one text), in sorted order;
-* any other file: an audio file (speech), or a text file with one text per
-  non-empty line (text).
+  speech, images for faces, ``.txt`` files for text, each file one text), in sorted order;
+* any other file: an audio file (speech), an image (faces), or a text file with
+  one text per non-empty line (text).
 
 A source that cannot be read becomes an item with an ``error`` (reported, not
 fatal): a missing file, an unreadable manifest row.
@@ -23,10 +23,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-__all__ = ["Item", "AUDIO_SUFFIXES", "collect_items"]
+__all__ = ["Item", "AUDIO_SUFFIXES", "IMAGE_SUFFIXES", "collect_items"]
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".aif", ".aiff")
 """Suffixes (any case) of the audio files a folder contributes to a speech bundle."""
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+"""Suffixes (any case) of the images a folder contributes to a face bundle."""
+
+_FILE_SUFFIXES = {"audio": AUDIO_SUFFIXES, "image": IMAGE_SUFFIXES, "text": (".txt",)}
 
 
 @dataclass
@@ -46,7 +51,7 @@ def _manifest(path: Path, modality: str) -> list[Item]:
             header = rows[0].keys() if rows else []
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         return [Item(value=str(path), source=str(path), error=f"cannot read manifest: {exc}")]
-    column = "path" if modality == "audio" else "text"
+    column = "text" if modality == "text" else "path"
     if rows and column not in header:
         return [Item(value=str(path), source=str(path),
                      error=f"manifest has no {column!r} column (columns: {sorted(header)}); "
@@ -54,24 +59,24 @@ def _manifest(path: Path, modality: str) -> list[Item]:
     items = []
     for line, row in enumerate(rows, start=2):
         where = f"{path}:{line}"
-        value = (row.get(column) or "").strip() if modality == "audio" else (row.get(column) or "")
+        value = (row.get(column) or "") if modality == "text" else (row.get(column) or "").strip()
         speaker = (row.get("speaker") or "").strip() or None
         if not value.strip():
             items.append(Item(value=value, source=where, speaker=speaker, error=f"row {line}: field {column!r} is empty"))
             continue
-        if modality == "audio" and not Path(value).is_absolute():
+        if modality != "text" and not Path(value).is_absolute():
             value = str(path.parent / value)
         items.append(Item(value=value, source=row.get("id") or where, speaker=speaker))
     return items
 
 
 def _folder(path: Path, modality: str) -> list[Item]:
-    suffixes = AUDIO_SUFFIXES if modality == "audio" else (".txt",)
+    suffixes = _FILE_SUFFIXES[modality]
     files = sorted(f for f in path.rglob("*") if f.is_file() and f.suffix.lower() in suffixes
                    and not any(part.startswith(".") for part in f.relative_to(path).parts))
     if not files:
         return [Item(value=str(path), source=str(path), error=f"folder holds no {', '.join(suffixes)} files")]
-    if modality == "audio":
+    if modality != "text":
         return [Item(value=str(f), source=str(f)) for f in files]
     return [_text_file(f) for f in files]
 
@@ -109,7 +114,7 @@ def collect_items(sources: Sequence[str], texts: Sequence[str], modality: str) -
             items += _folder(path, modality)
         elif path.suffix.lower() == ".csv" and path.is_file():
             items += _manifest(path, modality)
-        elif modality == "audio":
+        elif modality != "text":
             items.append(Item(value=str(path), source=str(path),
                               error=None if path.is_file() else "no such file"))
         elif path.is_file():
