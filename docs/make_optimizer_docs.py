@@ -54,6 +54,21 @@ generation's end (an executor must handle an empty ask by waiting for a running 
 candidate that is never told keeps its generation open: tell it as failed (e.g. when a worker
 dies) to move on.
 
+## Checking the wiring
+
+`tests/search/test_generation.py` runs several full generations of `ga`, `pso`, `ipso`, `aquila`,
+`aquila_unit` and `lwaro` and recomputes every expected population in the test, from a copied
+`numpy.random.Generator` and the equations written out again (every branch: Aquila's four moves,
+GA crossover and copy, LWARO's two steps and both adaptive moves, PSO clamping and walls);
+`tests/search/test_cmaes.py` does the same for `cmaes` against a hand-driven `cmaes.CMA`.
+`.venv/bin/python tests/mutation/run.py` applies 40 named wiring errors (`tests/mutation/mutants.py`:
+swapped IPSO coefficients, Aquila's `rand` per dimension, `X_best` for `X` in eq. 14, `X_M := X_best`,
+`G2` with `t - 1`, `X_R :=` the agent, a constant GA mutation rate, parents not distinct, copying
+parent 1, LWARO's inverted `rho`, fixed step scale, unweighted centre, worst agent as `x_best`, a
+generation closing early, `-inf` as the best value, ...) one at a time to a temporary copy of `src/`,
+runs the optimizer tests against it, and exits 0 only when every mutant is killed (last line
+`killed K/N`; `--list` names them, `-k` picks some). Add a mutant with every new update rule.
+
 ## What to expect from Aquila on a hyperparameter space
 
 `aquila` runs the paper's equations in `[-100, 100]^D`, the domain of the paper's benchmarks,
