@@ -157,3 +157,17 @@ def test_data_fingerprint_ignores_order_and_sees_a_changed_label():
     assert a == data_fingerprint(["x3", "x1", "x2"], ["pos", "pos", "neg"])
     assert a != data_fingerprint(["x1", "x2", "x3"], ["pos", "neg", "neg"])
     assert a["n_samples"] == 3
+
+
+def test_encoder_versions_are_recorded_and_a_mismatch_is_a_warning():
+    from emotune.serving.bundle import _environment_warnings, encoder_versions
+
+    assert encoder_versions({"features": "tokens"}) == {}
+    recorded = encoder_versions({"features": "minilm", "max_len": 40})
+    assert set(recorded) == {"minilm-l6"} and "transformers" in recorded["minilm-l6"]
+    assert set(encoder_versions({"extractor": {"name": "whisper"}})) == {"whisper"}
+    assert set(encoder_versions({"features": "pixels", "level": "image"})) == {"face"}
+    assert _environment_warnings({"encoders": recorded}) == []
+    old = {"minilm-l6": {**recorded["minilm-l6"], "transformers": "0.0.1"}}
+    (warning,) = _environment_warnings({"encoders": old})
+    assert "transformers 0.0.1" in warning and "predictions may differ" in warning

