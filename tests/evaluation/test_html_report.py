@@ -87,9 +87,8 @@ def _comparison_dir(tmp_path):
     return out
 
 
-def test_page_is_self_contained_and_markdown_has_the_same_sections(tmp_path):
-    run = _run_dir(tmp_path)
-    html_path = H.write_run_report(run)
+def test_page_is_self_contained_and_markdown_has_the_same_sections(run_report):
+    run, html_path = run_report
     page = html_path.read_text()
     for sid in _RUN_SECTIONS:
         assert f'<section id="{sid}">' in page
@@ -122,8 +121,35 @@ def test_too_few_trials_say_so_instead_of_guessing(tmp_path):
     assert imp == {} and "not estimated" in method
 
 
-def test_run_report_renders_in_chromium_with_every_section_and_no_console_error(tmp_path):
-    dom, console = _render(H.write_run_report(_run_dir(tmp_path)))
+_PROBE = """<script>
+  var table = document.querySelector('#trials table'), th = Array.prototype.filter.call(
+      table.querySelectorAll('th'), function (h) { return h.textContent === 'fitness'; })[0];
+  var read = function () { return Array.prototype.map.call(table.tBodies[0].rows,
+      function (r) { return r.cells[th.cellIndex].textContent; }).join(' '); };
+  th.click(); document.body.setAttribute('data-asc', read());
+  th.click(); document.body.setAttribute('data-desc', read());
+</script></body>"""
+
+
+@pytest.fixture(scope="module")
+def run_report(tmp_path_factory):
+    """A run directory and its report.html, written once for the module."""
+    run = _run_dir(tmp_path_factory.mktemp("html"))
+    return run, H.write_run_report(run)
+
+
+@pytest.fixture(scope="module")
+def rendered_run(run_report):
+    """The run report loaded once in Chromium, with a probe that clicks the 'fitness' header twice."""
+    run, html_path = run_report
+    page = html_path.read_text()
+    probe_path = run.parent / "probe.html"
+    probe_path.write_text(page.replace("</body>", _PROBE))
+    return _render(probe_path)
+
+
+def test_run_report_renders_in_chromium_with_every_section_and_no_console_error(rendered_run):
+    dom, console = rendered_run
     assert console == []
     for sid in _RUN_SECTIONS:
         assert f'<section id="{sid}">' in dom
@@ -138,21 +164,9 @@ def test_comparison_report_renders_in_chromium(tmp_path):
     assert "Friedman" in dom and "optimizer=lwaro" in dom
 
 
-def test_sort_script_sorts_in_the_browser(tmp_path):
-    """Click the 'fitness' header of the trial table twice in Chromium and read the row order back."""
-    page = H.write_run_report(_run_dir(tmp_path)).read_text()
-    probe = """<script>
-      var table = document.querySelector('#trials table'), th = Array.prototype.filter.call(
-          table.querySelectorAll('th'), function (h) { return h.textContent === 'fitness'; })[0];
-      var read = function () { return Array.prototype.map.call(table.tBodies[0].rows,
-          function (r) { return r.cells[th.cellIndex].textContent; }).join(' '); };
-      th.click(); document.body.setAttribute('data-asc', read());
-      th.click(); document.body.setAttribute('data-desc', read());
-    </script></body>"""
-    probe_path = tmp_path / "probe.html"
-    probe_path.write_text(page.replace("</body>", probe))
-    dom, console = _render(probe_path)
-    assert console == []
+def test_sort_script_sorts_in_the_browser(rendered_run):
+    """The probe clicked the 'fitness' header of the trial table twice in Chromium; read the row orders back."""
+    dom, _ = rendered_run
     asc = re.search(r'data-asc="([^"]*)"', dom).group(1).split()
     desc = re.search(r'data-desc="([^"]*)"', dom).group(1).split()
     nums = [float(x) for x in asc if x not in ("-", "nan")]
