@@ -111,3 +111,9 @@ def test_fold_seeds_differ_between_folds_and_runs():
     seeds = {fold_seed(s, k) for s in range(3) for k in range(5)}
     assert len(seeds) == 15, "seed + fold would make run 1 fold 0 repeat run 0 fold 1"
     assert fold_seed(0, 1) == fold_seed(0, 1) and 0 <= fold_seed(3, 4) < 2**31
+
+
+def test_speech_defaults_are_the_measured_best_configuration():
+    cfg = TuneConfig(task="speech")
+    assert (cfg.features, cfg.model, cfg.normalize) == ("whisper_base_pooled", "mlp", "auto")
+    assert cfg.resolved_outer_cv() == "group:5"

@@ -35,7 +35,9 @@ FUSIONS = ("late_aquila", "late_equal", "stacking", "intermediate", "early")
 """Fusion styles of task ``multimodal`` (see :mod:`emotune.models.fusion`)."""
 
 # task -> (default features, default model) when the config leaves the text defaults in place
-_TASK_DEFAULTS = {"face": ("mini_xception", "mlp"), "multimodal": ("egemaps", "mlp")}
+# speech: Whisper-base pooled states + MLP with speaker enrolment measured best on CREMA-D (bench/README.md, Speech)
+_TASK_DEFAULTS = {"face": ("mini_xception", "mlp"), "multimodal": ("egemaps", "mlp"),
+                  "speech": ("whisper_base_pooled", "mlp")}
 
 _TASKS = ("text", "speech", "face", "multimodal")
 _NORMALIZE = ("global", "speaker", "none", "auto")
