@@ -172,9 +172,9 @@ def test_the_search_never_touches_a_test_sample(tmp_path, monkeypatch):
     monkeypatch.setattr(text_inputs.TextInputs, "build", spy)
     run_tune(_config(tmp_path, trials=2, cv="3"))
     parts = json.loads((tmp_path / "run" / "split.json").read_text())["parts"]
-    from emotune.data import load_dataset
+    from emotune.experiments.tune import _load
 
-    ids = load_dataset("tweets", limit=300, seed=0).ids
+    ids = _load(_config(tmp_path, trials=2, cv="3"))[0].ids  # the run's own dataset (deduplicated, then subset)
     test = {ids.index(i) for i in parts["test"]}
     search_calls, final_call = calls[:-1], calls[-1]
     assert len(search_calls) == 2 * 3  # two trials, three folds each
