@@ -13,6 +13,7 @@ bytes, so a resumed study proposes exactly what the uninterrupted one would.
 from __future__ import annotations
 
 import pickle
+import warnings
 from typing import Any
 
 import numpy as np
@@ -36,6 +37,10 @@ class TPE(Optimizer):
     Args:
         n_startup_trials: random trials before TPE modelling starts (Optuna default 10).
         multivariate: model dimensions jointly (recommended for correlated parameters).
+        constant_liar: treat candidates that were asked but not yet told as if they had the
+            worst value seen so far, so a batch of parallel asks spreads out instead of
+            proposing the same point N times (Optuna's constant-liar strategy). It has no
+            effect on a serial study, where nothing is pending at ask time.
     """
 
     name = "tpe"
@@ -48,10 +53,12 @@ class TPE(Optimizer):
         seed: int | None = None,
         n_startup_trials: int = 10,
         multivariate: bool = True,
+        constant_liar: bool = True,
     ) -> None:
         super().__init__(dim, budget=budget, seed=seed)
         self.n_startup_trials = int(n_startup_trials)
         self.multivariate = bool(multivariate)
+        self.constant_liar = bool(constant_liar)
         self._history: list[list[Any]] = []  # [trial number, x list, value or None]
         self._study = None
 
@@ -62,9 +69,14 @@ class TPE(Optimizer):
     def _make_sampler(self):
         optuna = _optuna()
         seed = None if self.seed is None else int(self.seed)
-        return optuna.samplers.TPESampler(
-            seed=seed, n_startup_trials=self.n_startup_trials, multivariate=self.multivariate
-        )
+        with warnings.catch_warnings():  # multivariate and constant_liar are "experimental" in Optuna
+            warnings.simplefilter("ignore")
+            return optuna.samplers.TPESampler(
+                seed=seed,
+                n_startup_trials=self.n_startup_trials,
+                multivariate=self.multivariate,
+                constant_liar=self.constant_liar,
+            )
 
     def _ensure_study(self, sampler=None):
         if self._study is None:
@@ -99,6 +111,7 @@ class TPE(Optimizer):
             "sampler": pickle.dumps(sampler),
             "n_startup_trials": self.n_startup_trials,
             "multivariate": self.multivariate,
+            "constant_liar": self.constant_liar,
         }
         return state
 
@@ -109,6 +122,7 @@ class TPE(Optimizer):
         optuna = _optuna()
         self.n_startup_trials = algo["n_startup_trials"]
         self.multivariate = algo["multivariate"]
+        self.constant_liar = algo.get("constant_liar", True)
         self._history = [list(h) for h in algo["history"]]
         self._study = None
         study = self._ensure_study(sampler=pickle.loads(algo["sampler"]))
