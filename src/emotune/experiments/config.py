@@ -34,10 +34,10 @@ MODALITIES = ("audio", "face")
 FUSIONS = ("late_aquila", "late_equal", "stacking", "intermediate", "early")
 """Fusion styles of task ``multimodal`` (see :mod:`emotune.models.fusion`)."""
 
-# task -> (default features, default model) when the config leaves the text defaults in place
+# task -> (default features, default model) when the config leaves them unset (None)
 # speech: Whisper-base pooled states + MLP with speaker enrolment measured best on CREMA-D (bench/README.md, Speech)
-_TASK_DEFAULTS = {"face": ("mini_xception", "mlp"), "multimodal": ("egemaps", "mlp"),
-                  "speech": ("whisper_base_pooled", "mlp")}
+_TASK_DEFAULTS = {"text": ("tokens", "sa_lstm"), "face": ("mini_xception", "mlp"),
+                  "multimodal": ("egemaps", "mlp"), "speech": ("whisper_base_pooled", "mlp")}
 
 _TASKS = ("text", "speech", "face", "multimodal")
 _NORMALIZE = ("global", "speaker", "none", "auto")
@@ -69,7 +69,7 @@ class TuneConfig:
     fitness: str = "macro_f1"
     split_by: str = "group"
     # features
-    features: str = "tokens"
+    features: str | None = None  # None: the task's default (_TASK_DEFAULTS)
     tokenizer: str = "blankspace"
     vocab_size: int = 11560
     max_len: int = 64
@@ -83,7 +83,7 @@ class TuneConfig:
     modalities: list[str] = field(default_factory=lambda: ["audio", "face"])
     fusion: str = "early"  # the best measured on ravdess-av-dev (bench/README.md, Fusion)
     # model and search
-    model: str = "sa_lstm"
+    model: str | None = None  # None: the task's default (_TASK_DEFAULTS)
     preset: str | None = None
     optimizer: str = "lwaro"
     optimizer_options: dict[str, Any] = field(default_factory=dict)
@@ -114,10 +114,11 @@ class TuneConfig:
     progress: bool = True
 
     def __post_init__(self) -> None:
-        if self.task in _TASK_DEFAULTS:  # face/multimodal runs left with the text defaults get their own
-            features, model = _TASK_DEFAULTS[self.task]
-            self.features = features if self.features == "tokens" else self.features
-            self.model = model if self.model == "sa_lstm" else self.model
+        # Only unset keys take the task's defaults: an explicit choice (even the text default
+        # "sa_lstm" on a speech run) is never replaced.
+        features, model = _TASK_DEFAULTS.get(self.task, _TASK_DEFAULTS["text"])
+        self.features = features if self.features is None else self.features
+        self.model = model if self.model is None else self.model
         if self.normalize == "auto" and self.task != "speech":
             self.normalize = "global"
         self.validate()
