@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
-from emotune.data.readers._base import BadRowLog, ReadOptions, require_path
+from emotune.data.readers._base import IGNORED_DIRS, BadRowLog, ReadOptions, find_files, require_path
 from emotune.data.schema import Dataset, Sample
 from emotune.exceptions import DatasetError
 
@@ -32,9 +32,6 @@ AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".aif", ".aiff")
 
 #: ``BadRow.field`` for a file name that does not follow the corpus's pattern.
 FILE_NAME_FIELD = "file name"
-
-#: Folder names never searched (besides hidden ones): macOS archive debris.
-IGNORED_DIRS = ("__MACOSX",)
 
 
 class BadName(Exception):
@@ -56,15 +53,7 @@ def audio_root(path: Path | None, reader: str, what: str) -> Path:
 
 def find_audio_files(root: Path) -> list[Path]:
     """Every audio file below ``root`` (recursively), sorted by path; hidden parts are skipped."""
-    found = []
-    for file in root.rglob("*"):
-        if file.suffix.lower() not in AUDIO_SUFFIXES or not file.is_file():
-            continue
-        parts = file.relative_to(root).parts
-        if any(p.startswith(".") or p in IGNORED_DIRS for p in parts):
-            continue
-        found.append(file)
-    return sorted(found)
+    return find_files(root, AUDIO_SUFFIXES)
 
 
 def read_named_files(

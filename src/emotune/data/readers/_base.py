@@ -14,7 +14,10 @@ from emotune._registry import Registry
 from emotune.data.schema import BadRow, Dataset
 from emotune.exceptions import ConfigError, DatasetError
 
-__all__ = ["READERS", "Reader", "ReadOptions", "BadRowLog", "require_path"]
+__all__ = ["READERS", "Reader", "ReadOptions", "BadRowLog", "require_path", "find_files", "IGNORED_DIRS"]
+
+#: Folder names never searched (besides hidden ones): macOS archive debris.
+IGNORED_DIRS = ("__MACOSX",)
 
 Reader = Callable[[Path | None, "ReadOptions"], Dataset]
 
@@ -107,3 +110,17 @@ def require_path(path: Path | None, reader: str, what: str) -> Path:
     if not path.exists():
         raise DatasetError(f"dataset {reader!r}: {path} does not exist (expected {what})")
     return path
+
+
+def find_files(root: Path, suffixes: tuple[str, ...]) -> list[Path]:
+    """Every file below ``root`` (recursively) whose lower-case suffix is in ``suffixes``, sorted by path;
+    hidden files and folders and :data:`IGNORED_DIRS` are skipped."""
+    found = []
+    for file in root.rglob("*"):
+        if file.suffix.lower() not in suffixes or not file.is_file():
+            continue
+        parts = file.relative_to(root).parts
+        if any(p.startswith(".") or p in IGNORED_DIRS for p in parts):
+            continue
+        found.append(file)
+    return sorted(found)

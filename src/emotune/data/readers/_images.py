@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from emotune.data.readers._audio import IGNORED_DIRS
+from emotune.data.readers._base import find_files
 
 __all__ = ["IMAGE_SUFFIXES", "IMAGE_PATH", "find_image_files", "image_paths"]
 
@@ -23,15 +23,7 @@ IMAGE_PATH = "image_path"
 
 def find_image_files(root: Path) -> list[Path]:
     """Every image file below ``root`` (recursively), sorted by path; hidden parts are skipped."""
-    found = []
-    for file in root.rglob("*"):
-        if file.suffix.lower() not in IMAGE_SUFFIXES or not file.is_file():
-            continue
-        parts = file.relative_to(root).parts
-        if any(p.startswith(".") or p in IGNORED_DIRS for p in parts):
-            continue
-        found.append(file)
-    return sorted(found)
+    return find_files(root, IMAGE_SUFFIXES)
 
 
 def image_paths(dataset) -> list[str]:
