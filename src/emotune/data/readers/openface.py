@@ -68,6 +68,20 @@ def _read_rows(path: Path) -> tuple[list[str], list[list[str]]]:
     return [h.strip() for h in rows[0]], rows[1:]
 
 
+def _tracked_rows(path: Path, header: list[str], rows: list[list[str]]):
+    """Yield ``(line number, row)`` for each non-blank row; a row with the wrong field count is a
+    :class:`DatasetError`, and rows whose ``success`` column (when present) is below 0.5 are left out."""
+    ok_col = header.index("success") if "success" in header else None
+    for line, row in enumerate(rows, start=2):
+        if not row or all(not c.strip() for c in row):
+            continue
+        if len(row) != len(header):
+            raise DatasetError(f"{path}, line {line}: {len(row)} fields, the header has {len(header)}")
+        if ok_col is not None and _float(path, line, "success", row[ok_col]) < 0.5:
+            continue
+        yield line, row
+
+
 def _float(path: Path, line: int, column: str, text: str) -> float:
     try:
         value = float(text)
@@ -90,15 +104,8 @@ def read_openface_frames(path: str | Path, groups: Sequence[str] = ("au",)) -> t
     if not cols:
         raise DatasetError(f"{path}: no OpenFace columns of groups {list(groups)} in the header {header[:8]}...")
     pos = [header.index(c) for c in cols]
-    ok_col = header.index("success") if "success" in header else None
     out = []
-    for line, row in enumerate(rows, start=2):
-        if not row or all(not c.strip() for c in row):
-            continue
-        if len(row) != len(header):
-            raise DatasetError(f"{path}, line {line}: {len(row)} fields, the header has {len(header)}")
-        if ok_col is not None and _float(path, line, "success", row[ok_col]) < 0.5:
-            continue
+    for line, row in _tracked_rows(path, header, rows):
         out.append([_float(path, line, c, row[p]) for c, p in zip(cols, pos)])
     return np.asarray(out, np.float32).reshape(len(out), len(cols)), cols
 
@@ -124,16 +131,9 @@ def read_face_table(path: str | Path, *, key_col: str = "clip_id",
     if not cols:
         raise DatasetError(f"{path}: no face feature columns of groups {list(groups)} (columns: {header[:10]}...)")
     key_pos, pos = header.index(key_col), [header.index(c) for c in cols]
-    ok_col = header.index("success") if "success" in header else None
     sums: dict[str, np.ndarray] = {}
     counts: dict[str, int] = {}
-    for line, row in enumerate(rows, start=2):
-        if not row or all(not c.strip() for c in row):
-            continue
-        if len(row) != len(header):
-            raise DatasetError(f"{path}, line {line}: {len(row)} fields, the header has {len(header)}")
-        if ok_col is not None and _float(path, line, "success", row[ok_col]) < 0.5:
-            continue
+    for line, row in _tracked_rows(path, header, rows):
         key = row[key_pos].strip()
         if not key:
             raise DatasetError(f"{path}, line {line}, field {key_col!r}: empty clip id")
