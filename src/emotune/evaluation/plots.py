@@ -7,7 +7,7 @@ from typing import Sequence
 
 import numpy as np
 
-__all__ = ["plot_best_so_far", "plot_confusion_matrix"]
+__all__ = ["plot_best_so_far", "plot_confusion_matrix", "confusion_axes"]
 
 
 def _pyplot():
@@ -53,13 +53,10 @@ def plot_best_so_far(
     return path
 
 
-def plot_confusion_matrix(matrix: Sequence[Sequence[int]], labels: Sequence[str], path: str | Path, *, title: str) -> Path:
-    """A row-normalised confusion matrix (rows: true class) with counts in the cells."""
-    plt = _pyplot()
+def confusion_axes(fig, ax, matrix: Sequence[Sequence[int]], labels: Sequence[str]) -> None:
+    """Draw a row-normalised confusion matrix (rows: true class, ``(C, C)`` counts) with counts in the cells."""
     m = np.asarray(matrix, dtype=float)
     norm = m / np.maximum(m.sum(axis=1, keepdims=True), 1)
-    size = max(3.6, 0.7 * len(labels) + 1.8)
-    fig, ax = plt.subplots(figsize=(size + 0.8, size), dpi=110)
     im = ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
     ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
     ax.set_yticks(range(len(labels)), labels)
@@ -68,8 +65,16 @@ def plot_confusion_matrix(matrix: Sequence[Sequence[int]], labels: Sequence[str]
             ax.text(j, i, f"{int(m[i, j])}", ha="center", va="center", color="white" if norm[i, j] > 0.5 else "black")
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
-    ax.set_title(title)
     fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+
+
+def plot_confusion_matrix(matrix: Sequence[Sequence[int]], labels: Sequence[str], path: str | Path, *, title: str) -> Path:
+    """A row-normalised confusion matrix (rows: true class) with counts in the cells."""
+    plt = _pyplot()
+    size = max(3.6, 0.7 * len(labels) + 1.8)
+    fig, ax = plt.subplots(figsize=(size + 0.8, size), dpi=110)
+    confusion_axes(fig, ax, matrix, labels)
+    ax.set_title(title)
     fig.tight_layout()
     path = Path(path)
     fig.savefig(path)

@@ -166,20 +166,12 @@ def importance_bars(importances: dict[str, float], *, title: str) -> bytes:
 
 def confusion_figure(matrix: Sequence[Sequence[int]], labels: Sequence[str]) -> bytes:
     """Row-normalised confusion matrix (rows: true class) with counts in the cells."""
+    from emotune.evaluation.plots import confusion_axes
+
     plt = _plt()
-    m = np.asarray(matrix, dtype=float)
-    norm = m / np.maximum(m.sum(axis=1, keepdims=True), 1)
     size = max(3.4, 0.6 * len(labels) + 1.8)
     fig, ax = plt.subplots(figsize=(size + 0.8, size))
-    im = ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
-    ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
-    ax.set_yticks(range(len(labels)), labels)
-    for i in range(m.shape[0]):
-        for j in range(m.shape[1]):
-            ax.text(j, i, f"{int(m[i, j])}", ha="center", va="center", color="white" if norm[i, j] > 0.5 else "black")
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
-    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+    confusion_axes(fig, ax, matrix, labels)
     return _png(fig)
 
 
