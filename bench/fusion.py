@@ -44,7 +44,7 @@ def run_one(args, features: str, normalize: str, out: Path) -> dict:
                      features=features, normalize=normalize, model=args.model, modalities=["audio", "face"],
                      fusion="late_aquila", outer_cv=args.outer_cv, trials=args.trials, optimizer=args.optimizer,
                      epochs=args.epochs, patience=args.patience, seed=args.seed, out=str(out), progress=False)
-    result = run_tune(cfg)
+    result = run_tune(cfg, if_exists="overwrite")  # a rerun replaces its own run folder
     rows = []
     systems = [(f"{k} alone", k, m) for k, m in result["modality_metrics"].items()]
     systems += [(f"fusion {k}", k, m) for k, m in result["fusion_metrics"].items()]

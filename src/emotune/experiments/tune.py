@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from emotune._seeding import seed_everything
-from emotune.exceptions import TrialFailed
+from emotune.exceptions import ConfigError, TrialFailed
 from emotune.experiments.config import TuneConfig, save_config
 from emotune.experiments.objective import (
     default_params,
@@ -63,15 +63,18 @@ def run_tune(config: TuneConfig, *, console: Any = None, if_exists: str = "refus
     that never saw its speaker), reports mean and spread over folds, and keeps a
     final model retrained on all data with the best fold's parameters.
     """
+    out = Path(config.out)
+    # an existing run directory: refused, resumed (trials, finished folds) or replaced, never silently mixed
     if config.task == "multimodal":  # its own protocol: every modality alone and every fusion style
         from emotune.experiments.multimodal import run_multimodal
 
+        if if_exists == "resume":
+            raise ConfigError("a multimodal run cannot be resumed yet; rerun it with --overwrite")
+        prepare_run_dir(out, if_exists)
         return run_multimodal(config, console=console)
     from emotune.data.splits import check_labels, save_split
 
     t_start = time.time()
-    out = Path(config.out)
-    # an existing run directory: refused, resumed (trials, finished folds) or replaced, never silently mixed
     prepare_run_dir(out, if_exists)
     out.mkdir(parents=True, exist_ok=True)
     seed_everything(config.seed)
