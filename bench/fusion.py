@@ -12,6 +12,9 @@ test fold, validation actors disjoint from them):
   log loss, found by the ``aquila`` optimizer), ``stacking`` (logistic regression
   on out-of-fold log probabilities), ``intermediate`` (``fusion_mlp`` tuned),
   ``early`` (concatenated features, ``--model`` tuned);
+* or, with ``--fusion search``, instead of the fixed fusions: the joint search
+  (the fusion style plus every modality's and fusion model's hyperparameters in
+  one space, ``--trials`` trials), retrained and scored as the system ``search``;
 
 UA (macro recall) pooled over folds and mean ± std over folds, the gain of the
 best fusion over the best single modality, and seconds per trial of each search.
@@ -19,6 +22,7 @@ best fusion over the best single modality, and seconds per trial of each search.
 Usage::
 
     .venv/bin/python bench/fusion.py --out bench/out/fusion.json
+    .venv/bin/python bench/fusion.py --fusion search --normalize speaker --out bench/out/fusion_search.json
 """
 
 from __future__ import annotations
@@ -42,7 +46,7 @@ def run_one(args, features: str, normalize: str, out: Path) -> dict:
     t0 = time.time()
     cfg = TuneConfig(task="multimodal", dataset="ravdess-av", data_dir=str(DATA / "ravdess-av-dev"),
                      features=features, normalize=normalize, model=args.model, modalities=["audio", "face"],
-                     fusion="late_aquila", outer_cv=args.outer_cv, trials=args.trials, optimizer=args.optimizer,
+                     fusion=args.fusion, outer_cv=args.outer_cv, trials=args.trials, optimizer=args.optimizer,
                      epochs=args.epochs, patience=args.patience, seed=args.seed, out=str(out), progress=False)
     result = run_tune(cfg, if_exists="overwrite")  # a rerun replaces its own run folder
     rows = []
@@ -58,7 +62,8 @@ def run_one(args, features: str, normalize: str, out: Path) -> dict:
                      "accuracy": round(m["accuracy"], 4), "macro_f1": round(m["macro_f1"], 4),
                      "seconds_per_trial": round(sum(times) / len(times), 3) if times else None})
     return {"features": features, "normalize": normalize, "rows": rows, "gain": result["gain"],
-            "aquila_weights": [f["weights"]["late_aquila"] for f in result["folds"]],
+            "aquila_weights": [f["weights"].get("late_aquila") for f in result["folds"]],
+            "chosen_fusion": [f.get("chosen_fusion") for f in result["folds"]],
             "seconds": round(time.time() - t0, 1)}
 
 
@@ -67,6 +72,8 @@ def main(argv=None) -> int:
     ap.add_argument("--features", nargs="+", default=["egemaps"])
     ap.add_argument("--normalize", nargs="+", default=["speaker", "global"])
     ap.add_argument("--model", default="mlp")
+    ap.add_argument("--fusion", default="late_aquila",
+                    help="late_aquila (any fixed style: every fixed fusion is scored) or search (the joint search only)")
     ap.add_argument("--outer-cv", default="group:4")
     ap.add_argument("--trials", type=int, default=10)
     ap.add_argument("--optimizer", default="lwaro")
@@ -82,7 +89,8 @@ def main(argv=None) -> int:
     record = {"args": {k: str(v) for k, v in vars(args).items()}, "runs": []}
     for features in args.features:
         for normalize in args.normalize:
-            run = run_one(args, features, normalize, args.out.parent / "fusion_runs" / f"{features}_{normalize}")
+            tag = f"{features}_{normalize}" + ("_search" if args.fusion == "search" else "")
+            run = run_one(args, features, normalize, args.out.parent / "fusion_runs" / tag)
             record["runs"].append(run)
             args.out.write_text(json.dumps(record, indent=1))
             print(f"\n{features}, normalize={normalize} ({run['seconds']:.0f} s)")
@@ -93,6 +101,8 @@ def main(argv=None) -> int:
                       f"{r['accuracy']:7.4f} {spt:>8s}")
             g = run["gain"]
             print(f"best fusion {g['best_fusion']} - best single {g['best_single_modality']}: {g['points']:+.2f} UA points")
+            if any(run["chosen_fusion"]):
+                print("joint search chose per fold: " + ", ".join(map(str, run["chosen_fusion"])))
     print(f"wrote {args.out}")
     return 0
 

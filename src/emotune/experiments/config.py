@@ -18,9 +18,10 @@ from emotune.exceptions import ConfigError
 __all__ = ["TuneConfig", "load_config", "save_config", "TEXT_FEATURES", "SPEECH_FEATURES", "FACE_FEATURES",
            "MODALITIES", "FUSIONS"]
 
-TEXT_FEATURES = ("tokens", "word2vec", "minilm", "minilm_pooled", "minilm_layers")
+TEXT_FEATURES = ("tokens", "word2vec", "minilm", "minilm_pooled", "minilm_layers", "mpnet", "mpnet_pooled")
 """Text inputs: token ids with a trainable embedding, the same initialised from
-Word2Vec, frozen MiniLM token states (frames), or pooled MiniLM sentence vectors."""
+Word2Vec, frozen MiniLM token states (frames), or pooled MiniLM sentence vectors;
+``mpnet``/``mpnet_pooled`` the same from all-mpnet-base-v2 (optional, ``make mpnet``)."""
 
 SPEECH_FEATURES = ("mfcc", "logmel", "egemaps", "egemaps_lld", "whisper", "whisper_pooled", "whisper_base",
                    "whisper_base_pooled")
@@ -31,8 +32,9 @@ FACE_FEATURES = ("mini_xception", "hog", "pixels", "landmarks")
 MODALITIES = ("audio", "face")
 """Modalities of task ``multimodal`` (``face``: the per-clip Action Unit / OpenFace vector)."""
 
-FUSIONS = ("late_aquila", "late_equal", "stacking", "intermediate", "early")
-"""Fusion styles of task ``multimodal`` (see :mod:`emotune.models.fusion`)."""
+FUSIONS = ("late_aquila", "late_equal", "stacking", "intermediate", "early", "search")
+"""Fusion styles of task ``multimodal`` (see :mod:`emotune.models.fusion`); ``search``: the style is a categorical
+of one joint search space with every modality's hyperparameters (:mod:`emotune.experiments.fusion_search`)."""
 
 # task -> (default features, default model) when the config leaves them unset (None)
 # speech: Whisper-base pooled states + MLP with speaker enrolment measured best on CREMA-D (bench/README.md, Speech)

@@ -17,6 +17,12 @@ Per outer fold (by speaker; the test speakers are never seen by any search):
 4. ``early``: the concatenated normalised features (plus presence flags) fed to
    ``config.model``, searched and retrained.
 
+With ``config.fusion == "search"`` steps 2-4 are replaced by one search over the
+joint space of :mod:`emotune.experiments.fusion_search` (the fusion style as a
+categorical plus every modality's and every fusion model's hyperparameters),
+whose best pipeline is retrained and scored as the system ``search``; the
+chosen style of each fold is in ``folds[k]["chosen_fusion"]``.
+
 The run pools each system's test predictions over the folds (every sample
 predicted by models that never saw its speaker), reports mean and spread over
 folds, the gain of the best fusion over the best single modality, and uses
@@ -44,7 +50,8 @@ __all__ = ["run_multimodal", "SYSTEMS"]
 
 _OOF_FOLDS = 3
 LATE = ("late_equal", "late_aquila", "stacking")
-SYSTEMS = FUSIONS
+SYSTEMS = tuple(f for f in FUSIONS if f != "search")
+"""The fixed fusion styles every run scores (``--fusion search`` scores its own jointly searched pipeline instead)."""
 _FIXED_TEXT = {"ravdess-av": "RAVDESS", "crema-d": "CREMA-D", "savee": "SAVEE"}
 
 
@@ -129,6 +136,8 @@ def _fold(run: dict, k: int, train_idx, val_idx, test_idx, out: Path) -> dict[st
         oof[m.name] = _uniform_where_missing(
             _oof(config, inputs, y, groups, n_classes, params, epochs, dev_m, seed), p[dev_idx], n_classes)
         run["say"](f"fold {k + 1}: {m.name} alone searched ({n} trials, {secs:.0f} s)")
+    if config.fusion == "search":
+        return _joint_fold(run, k, train_idx, val_idx, test_idx, out, probas, timing, params_of)
     names = [m.name for m in mods]
     present_dev = np.stack([m.present[dev_idx] for m in mods], axis=1)
     present_test = np.stack([m.present[test_idx] for m in mods], axis=1)
@@ -154,6 +163,25 @@ def _fold(run: dict, k: int, train_idx, val_idx, test_idx, out: Path) -> dict[st
         params_of[system] = {k2: v for k2, v in params.items() if k2 != "modality_dims"}
         run["say"](f"fold {k + 1}: {system} fusion searched ({n} trials, {secs:.0f} s)")
     return {"probas": probas, "weights": weights, "timing": timing, "params": params_of}
+
+
+def _joint_fold(run: dict, k: int, train_idx, val_idx, test_idx, out: Path, probas: dict, timing: dict,
+                params_of: dict) -> dict[str, Any]:
+    """``--fusion search``: one search over the fusion style and every model's parameters, then its retrained pipeline."""
+    from emotune.experiments.fusion_search import fit_joint, search_joint
+    from emotune.experiments.multimodal_inputs import ConcatInputs
+    from emotune.experiments.splitting import fold_seed
+
+    seed = fold_seed(run["config"].seed, k)
+    run = {**run, "concat": ConcatInputs(run["mods"], run["normalize"], run["groups"])}
+    params, attrs, secs, n = search_joint(run, train_idx, val_idx, seed, out)
+    dev_idx = np.concatenate([train_idx, val_idx])
+    probas["search"], info = fit_joint(run, params, attrs, dev_idx, test_idx, seed)
+    timing["search"] = {"search_seconds": round(secs, 2), "seconds_per_trial": round(secs / max(n, 1), 3)}
+    params_of["search"] = params
+    run["say"](f"fold {k + 1}: joint search chose {info['fusion']} ({n} trials, {secs:.0f} s)")
+    weights = {"search": info["weights"]} if "weights" in info else {}
+    return {"probas": probas, "weights": weights, "timing": timing, "params": params_of, "chosen": info["fusion"]}
 
 
 def run_multimodal(config: TuneConfig, *, console: Any = None) -> dict[str, Any]:
@@ -188,7 +216,8 @@ def run_multimodal(config: TuneConfig, *, console: Any = None) -> dict[str, Any]
     say(f"[bold]data[/] {config.dataset}: {len(dataset)} samples, modalities "
         + ", ".join(f"{m.name} ({m.dim} values, {int(m.present.sum())} present)" for m in mods))
 
-    systems = [m.name for m in mods] + list(SYSTEMS)
+    fusions = ["search"] if config.fusion == "search" else list(SYSTEMS)
+    systems = [m.name for m in mods] + fusions
     pooled = {s: np.zeros((len(y), len(labels)), np.float32) for s in systems}
     tested = np.zeros(len(y), bool)
     per_fold: dict[str, list[dict]] = {s: [] for s in systems}
@@ -198,6 +227,8 @@ def run_multimodal(config: TuneConfig, *, console: Any = None) -> dict[str, Any]
         tested[test_idx] = True
         row = {"fold": k + 1, "test": desc, "weights": r["weights"], "timings": r["timing"], "best_params": r["params"],
                "test_metrics": {}}
+        if "chosen" in r:
+            row["chosen_fusion"] = r["chosen"]
         for s in systems:
             pooled[s][test_idx] = r["probas"][s]
             metrics = classification_metrics(y[test_idx], r["probas"][s], labels)
@@ -207,7 +238,7 @@ def run_multimodal(config: TuneConfig, *, console: Any = None) -> dict[str, Any]
     idx = np.flatnonzero(tested)
     pooled_metrics = {s: classification_metrics(y[idx], pooled[s][idx], labels) for s in systems}
     modality_metrics = {m.name: pooled_metrics[m.name] for m in mods}
-    fusion_metrics = {s: pooled_metrics[s] for s in SYSTEMS}
+    fusion_metrics = {s: pooled_metrics[s] for s in fusions}
     key = "unweighted_accuracy"
     best_single = max(modality_metrics, key=lambda s: modality_metrics[s][key])
     best_fusion = max(fusion_metrics, key=lambda s: fusion_metrics[s][key])
@@ -259,6 +290,10 @@ def _report(result: dict[str, Any]) -> str:
     lines += ["", f"Best fusion ({g['best_fusion']}) - best single modality ({g['best_single_modality']}): "
               f"{g['points']:+.2f} points of UA.", ""]
     weights = [f["weights"].get("late_aquila") for f in result["folds"]]
-    lines.append("Aquila late-fusion weights per fold: " + "; ".join(
-        ", ".join(f"{w:.2f}" for w in ws) for ws in weights if ws))
+    if any(weights):
+        lines.append("Aquila late-fusion weights per fold: " + "; ".join(
+            ", ".join(f"{w:.2f}" for w in ws) for ws in weights if ws))
+    chosen = [f.get("chosen_fusion") for f in result["folds"]]
+    if any(chosen):
+        lines.append("Fusion style chosen by the joint search per fold: " + ", ".join(str(c) for c in chosen))
     return "\n".join(lines) + "\n"
