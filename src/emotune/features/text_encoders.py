@@ -84,6 +84,10 @@ class MiniLMEncoder:
     """
 
     dim = 384
+    name = "minilm"
+    """The encoder's name in cache keys (a subclass with other weights must change it)."""
+    label = "MiniLM"
+    """The progress bar's label."""
 
     def __init__(
         self,
@@ -159,7 +163,7 @@ class MiniLMEncoder:
                 else:
                     h.update(f.read_bytes())
             self._identity = {
-                "encoder": "minilm",
+                "encoder": self.name,
                 "model": path.name if path.name != "model" else path.parent.name,
                 "files_sha256": h.hexdigest(),
                 "libraries": library_versions("torch", "transformers", "tokenizers"),
@@ -220,16 +224,20 @@ class MiniLMEncoder:
 
     def _encode(self, texts: Sequence[str], kind: str, max_len: int) -> list[np.ndarray]:
         if isinstance(texts, str):
-            raise FeatureError(f"MiniLMEncoder takes a sequence of texts, got a single str: {texts[:40]!r}")
+            raise FeatureError(
+                f"{type(self).__name__} takes a sequence of texts, got a single str: {texts[:40]!r}"
+            )
         texts = list(texts)
         for i, t in enumerate(texts):
             if not isinstance(t, str):
-                raise FeatureError(f"MiniLMEncoder: text {i} must be a str, got {type(t).__name__}: {t!r}")
+                raise FeatureError(
+                    f"{type(self).__name__}: text {i} must be a str, got {type(t).__name__}: {t!r}"
+                )
         settings = {"kind": kind, "max_len": max_len}
         if kind == "pooled":
             settings["normalize"] = self.normalize
 
-        with _progress_bar(self.progress, f"MiniLM {kind}") as (start_bar, advance):
+        with _progress_bar(self.progress, f"{self.label} {kind}") as (start_bar, advance):
             def compute(positions: list[int]) -> list[np.ndarray]:
                 if not positions:
                     return []

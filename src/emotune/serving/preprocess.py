@@ -98,16 +98,17 @@ class _TokenTexts:
 
 
 class _MiniLMTexts:
-    """Texts to frozen MiniLM-L6 token states (``minilm``) or sentence vectors (``minilm_pooled``)."""
+    """Texts to frozen MiniLM-L6 / MPNet token states (``minilm``, ``mpnet``) or sentence vectors (``*_pooled``)."""
 
     modality = "text"
 
     def __init__(self, features: Mapping[str, Any]) -> None:
-        from emotune.features.text_encoders import MiniLMEncoder
+        from emotune.features.text_encoders import make_text_encoder
 
         self.max_len = int(features["max_len"])
-        self.pooled = features["features"] == "minilm_pooled"
-        self.encoder = MiniLMEncoder(max_len=self.max_len, cache=None, progress=False)
+        self.pooled = features["features"].endswith("_pooled")
+        name = "mpnet" if features["features"].startswith("mpnet") else "minilm"
+        self.encoder = make_text_encoder(name, max_len=self.max_len, cache=None, progress=False)
 
     def build(self, items: Sequence[Any], groups: Sequence[str] | None = None) -> Built:
         from emotune.features.frames import lengths_to_mask
@@ -181,7 +182,7 @@ class _AudioClips:
 
 for _name in ("tokens", "word2vec"):
     INPUT_BUILDERS.add(_name, _TokenTexts)
-for _name in ("minilm", "minilm_pooled"):
+for _name in ("minilm", "minilm_pooled", "mpnet", "mpnet_pooled"):
     INPUT_BUILDERS.add(_name, _MiniLMTexts)
 INPUT_BUILDERS.add("minilm_layers", _MiniLMLayerTexts)
 INPUT_BUILDERS.add("audio", _AudioClips)
