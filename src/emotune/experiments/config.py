@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from emotune.exceptions import ConfigError
+from emotune.features.face_images import FACE_FEATURES  # re-exported: face-image features, the task default first
 
 __all__ = ["TuneConfig", "load_config", "save_config", "TEXT_FEATURES", "SPEECH_FEATURES", "FACE_FEATURES",
            "MODALITIES", "FUSIONS"]
@@ -26,11 +27,9 @@ Word2Vec, frozen MiniLM token states (frames), or pooled MiniLM sentence vectors
 SPEECH_FEATURES = ("mfcc", "logmel", "egemaps", "egemaps_lld", "whisper", "whisper_pooled", "whisper_base",
                    "whisper_base_pooled")
 
-FACE_FEATURES = ("mini_xception", "hog", "pixels", "landmarks")
-"""Face-image features (see :mod:`emotune.features.face_images`); the first is the default of task ``face``."""
-
-MODALITIES = ("audio", "face")
-"""Modalities of task ``multimodal`` (``face``: the per-clip Action Unit / OpenFace vector)."""
+MODALITIES = ("audio", "face", "mocap")
+"""Modalities of task ``multimodal`` (``face``: the per-clip Action Unit / OpenFace vector; ``mocap``: the motion-capture
+streams of a ``manifest``, 200 averaged segments)."""
 
 FUSIONS = ("late_aquila", "late_equal", "stacking", "intermediate", "early", "search")
 """Fusion styles of task ``multimodal`` (see :mod:`emotune.models.fusion`); ``search``: the style is a categorical
@@ -38,13 +37,18 @@ of one joint search space with every modality's hyperparameters (:mod:`emotune.e
 
 # task -> (default features, default model) when the config leaves them unset (None)
 # speech: Whisper-base pooled states + MLP with speaker enrolment measured best on CREMA-D (bench/README.md, Speech)
-_TASK_DEFAULTS = {"text": ("tokens", "sa_lstm"), "face": ("mini_xception", "mlp"),
+# face: mirror-averaged mini-Xception + HOG into a linear softmax head, searched by 3 folds by subject
+# (bench/README.md, Faces: the best measured on ckplus48-dev; a 40-image hold-out was too noisy to choose by)
+_TASK_DEFAULTS = {"text": ("tokens", "sa_lstm"), "face": ("mx_hog", "linear"),
                   "multimodal": ("egemaps", "mlp"), "speech": ("whisper_base_pooled", "mlp")}
+
+_TASK_CV = {"face": "group:3"}
+"""task -> the search's ``cv`` when the config leaves it unset (None); every other task: ``holdout``."""
 
 _TASKS = ("text", "speech", "face", "multimodal")
 _NORMALIZE = ("global", "speaker", "none", "auto")
 _ON_BAD = ("error", "skip")
-_TEXT_REFERENCES = ("tfidf_logreg", "minilm_logreg")
+_TEXT_REFERENCES = ("tfidf_logreg", "minilm_logreg", "mpnet_logreg")  # mpnet: optional, `make mpnet`
 
 
 @dataclass
@@ -64,7 +68,7 @@ class TuneConfig:
     keep_duplicates: bool = False
     limit: int | None = None
     # protocol
-    cv: str = "holdout"
+    cv: str | None = None  # None: the task's default (_TASK_CV, else holdout)
     outer_cv: str = "auto"
     test_size: float = 0.2
     val_size: float = 0.15
@@ -121,6 +125,7 @@ class TuneConfig:
         features, model = _TASK_DEFAULTS.get(self.task, _TASK_DEFAULTS["text"])
         self.features = features if self.features is None else self.features
         self.model = model if self.model is None else self.model
+        self.cv = _TASK_CV.get(self.task, "holdout") if self.cv is None else self.cv
         if self.normalize == "auto" and self.task != "speech":
             self.normalize = "global"
         self.validate()

@@ -110,12 +110,15 @@ def _params_for(groups: dict[str, dict[str, Any]], group: str) -> dict[str, Any]
     return {**groups.get("", {}), **groups.get(group, {})}
 
 
-def _fused_config(config: Any, style: str, modality_dims: Sequence[int]) -> Any:
-    fixed = dict(config.fixed_params)
-    if style == "intermediate":
-        fixed["modality_dims"] = list(modality_dims)
-        return dataclasses.replace(config, model="fusion_mlp", preset=None, fixed_params=fixed)
-    return config
+def _fused(run: dict, style: str) -> tuple[Any, Any]:
+    """(config, inputs) of a one-model style: ``fusion_mlp`` on the frame-aware concatenation, or the model on
+    the concatenated vectors."""
+    config = run["config"]
+    if style != "intermediate":
+        return config, run["concat"]
+    concat = run.get("concat_frames", run["concat"])
+    fixed = {**config.fixed_params, "modality_dims": concat.modality_dims, "modality_steps": concat.modality_steps}
+    return dataclasses.replace(config, model="fusion_mlp", preset=None, fixed_params=fixed), concat
 
 
 def _cross_fit(style: str, probas: list[np.ndarray], y: np.ndarray, present: np.ndarray,
@@ -172,8 +175,7 @@ def _fused_val(run: dict, groups: dict, train_idx: np.ndarray, val_idx: np.ndarr
                style: str) -> tuple[np.ndarray, dict[str, int]]:
     from emotune.experiments.objective import fit_and_score
 
-    concat = run["concat"]
-    cfg = _fused_config(run["config"], style, concat.modality_dims)
+    cfg, concat = _fused(run, style)
     params = {**_params_for(groups, style), **cfg.fixed_params}
     _, proba, result, _ = fit_and_score(cfg, concat, run["n_classes"], params, train_idx, val_idx, run["y"])
     return proba, {style: int(result.best_epoch)}
@@ -182,8 +184,9 @@ def _fused_val(run: dict, groups: dict, train_idx: np.ndarray, val_idx: np.ndarr
 def make_joint_objective(run: dict, folds: Sequence[tuple[np.ndarray, np.ndarray]], seed: int):
     """The joint search objective: mean validation fitness over ``folds`` of the pipeline a configuration names.
 
-    ``run`` carries ``config``, ``y``, ``groups``, ``mods``, ``n_classes``, ``normalize`` and ``concat`` (the
-    :class:`~emotune.experiments.multimodal_inputs.ConcatInputs` of the modalities). Returns
+    ``run`` carries ``config``, ``y``, ``groups``, ``mods``, ``n_classes``, ``normalize``, ``concat`` (the
+    :class:`~emotune.experiments.multimodal_inputs.ConcatInputs` of the modalities' vectors) and optionally
+    ``concat_frames`` (the same with ``frames=True``, the intermediate model's input). Returns
     ``(fitness, {"best_epoch", "fusion", "epochs.<component>"...})``.
     """
     from emotune.evaluation.metrics import FITNESS
@@ -229,9 +232,9 @@ def fit_joint(run: dict, params: dict[str, Any], attrs: dict[str, Any], dev_idx:
     info: dict[str, Any] = {"fusion": style}
     epoch = lambda key: max(1, int(attrs.get(f"epochs.{key}", attrs.get("best_epoch", config.epochs))))  # noqa: E731
     if style not in _LATE:
-        cfg = _fused_config(config, style, run["concat"].modality_dims)
+        cfg, concat = _fused(run, style)
         p = {**_params_for(groups, style), **cfg.fixed_params}
-        return _fit_predict(cfg, run["concat"], y, n_classes, p, epoch(style), dev_idx, test_idx), info
+        return _fit_predict(cfg, concat, y, n_classes, p, epoch(style), dev_idx, test_idx), info
     test, oof = [], []
     for m in mods:
         inputs, pm, pres = VectorInputs(m, run["normalize"], run["groups"]), _params_for(groups, m.name), m.present

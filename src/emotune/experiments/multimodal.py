@@ -150,17 +150,18 @@ def _fold(run: dict, k: int, train_idx, val_idx, test_idx, out: Path) -> dict[st
     probas["stacking"] = stacking_fit_predict([oof[n] for n in names], y[dev_idx], [probas[n] for n in names],
                                               seed=config.seed)
     timing["late"] = {"seconds": round(time.time() - t0, 2)}
-    concat = ConcatInputs(mods, run["normalize"], groups)
     for system, model in (("intermediate", "fusion_mlp"), ("early", config.model)):
+        # intermediate: a modality with frames (motion capture) enters as frames for its mocap_cnn encoder
+        concat = ConcatInputs(mods, run["normalize"], groups, frames=system == "intermediate")
         fixed = dict(config.fixed_params)
         if model == "fusion_mlp":
-            fixed["modality_dims"] = concat.modality_dims
+            fixed["modality_dims"], fixed["modality_steps"] = concat.modality_dims, concat.modality_steps
         cfg = dataclasses.replace(config, model=model, preset=None if model == "fusion_mlp" else config.preset,
                                   fixed_params=fixed)
         params, epochs, secs, n = _search(cfg, concat, y, groups, train_idx, val_idx, n_classes, seed, out, system)
         probas[system] = _fit_predict(cfg, concat, y, n_classes, params, epochs, dev_idx, test_idx)
         timing[system] = {"search_seconds": round(secs, 2), "seconds_per_trial": round(secs / max(n, 1), 3)}
-        params_of[system] = {k2: v for k2, v in params.items() if k2 != "modality_dims"}
+        params_of[system] = {k2: v for k2, v in params.items() if k2 not in ("modality_dims", "modality_steps")}
         run["say"](f"fold {k + 1}: {system} fusion searched ({n} trials, {secs:.0f} s)")
     return {"probas": probas, "weights": weights, "timing": timing, "params": params_of}
 
@@ -173,7 +174,8 @@ def _joint_fold(run: dict, k: int, train_idx, val_idx, test_idx, out: Path, prob
     from emotune.experiments.splitting import fold_seed
 
     seed = fold_seed(run["config"].seed, k)
-    run = {**run, "concat": ConcatInputs(run["mods"], run["normalize"], run["groups"])}
+    run = {**run, "concat": ConcatInputs(run["mods"], run["normalize"], run["groups"]),
+           "concat_frames": ConcatInputs(run["mods"], run["normalize"], run["groups"], frames=True)}
     params, attrs, secs, n = search_joint(run, train_idx, val_idx, seed, out)
     dev_idx = np.concatenate([train_idx, val_idx])
     probas["search"], info = fit_joint(run, params, attrs, dev_idx, test_idx, seed)
@@ -263,7 +265,8 @@ def run_multimodal(config: TuneConfig, *, console: Any = None) -> dict[str, Any]
                  "points": round(100 * (fusion_metrics[best_fusion][key] - modality_metrics[best_single][key]), 2)},
         "folds": folds,
         "data": {"n_test": int(len(idx)), "skipped": len(dataset.skipped),
-                 "modalities": {m.name: {"dim": m.dim, "present": int(m.present.sum())} for m in mods}},
+                 "modalities": {m.name: {"dim": m.dim, "present": int(m.present.sum()),
+                                           **({"steps": m.steps} if m.steps else {})} for m in mods}},
         "timings": {"total_seconds": round(time.time() - t_start, 2)},
     }
     atomic_write_text(out / "result.json", json.dumps(public_result(result), indent=1, default=json_default))

@@ -9,7 +9,11 @@ for each modality of ``config.modalities``:
 * ``face``: the per-clip face vector the reader attached (``extra["face"]``,
   e.g. 35 OpenFace Action Units), else, for a sample with a video (``manifest``),
   the mean over 16 sampled frames of the mini-Xception face features
-  (:mod:`emotune.features.video`; a video with no face leaves the modality missing).
+  (:mod:`emotune.features.video`; a video with no face leaves the modality missing);
+* ``mocap``: the motion-capture streams of a ``manifest`` row cut to the
+  utterance's span and averaged into 200 segments (``frames``, for ``mocap_cnn``
+  in intermediate fusion), pooled to their mean and std per column (``x``, for
+  the single-modality model, early and late fusion).
 
 A sample without a modality has zeros there and ``present`` False; a sample
 with none of the chosen modalities is dropped into ``Dataset.skipped``.
@@ -32,20 +36,31 @@ import numpy as np
 from emotune.exceptions import DatasetError
 from emotune.experiments.text_inputs import FoldInputs
 
-__all__ = ["Modality", "VectorInputs", "ConcatInputs", "load_multimodal"]
+__all__ = ["Modality", "VectorInputs", "ConcatInputs", "load_multimodal", "pooled_frames"]
 
 
 @dataclass
 class Modality:
-    """One modality of every sample: ``x`` float32 ``(n, F)`` (zeros where missing) and ``present`` bool ``(n,)``."""
+    """One modality of every sample: ``x`` float32 ``(n, F)`` (zeros where missing) and ``present`` bool ``(n,)``.
+
+    ``frames`` (optional) float32 ``(n, T, F_frame)``: the same modality as a fixed-length frame
+    sequence (motion capture: ``T = 200`` averaged segments), the input of a frame encoder
+    (``mocap_cnn``) in intermediate fusion; ``x`` is then its pooled vector (mean and std over steps).
+    """
 
     name: str
     x: np.ndarray
     present: np.ndarray
+    frames: np.ndarray | None = None
 
     @property
     def dim(self) -> int:
         return int(self.x.shape[1])
+
+    @property
+    def steps(self) -> int:
+        """``T`` of ``frames`` (0 without frames)."""
+        return 0 if self.frames is None else int(self.frames.shape[1])
 
 
 def _stats(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -72,35 +87,48 @@ class VectorInputs:
         self.modality = modality
         self.normalize = normalize
         self.groups = None if groups is None else np.asarray(list(groups))
-        self._speaker_x: np.ndarray | None = None
+        self._speaker_x: dict[str, np.ndarray] | None = None
 
-    def _by_speaker(self) -> np.ndarray:
+    def _data(self, frames: bool) -> np.ndarray:
+        if frames and self.modality.frames is None:
+            raise DatasetError(f"modality {self.modality.name!r} has no frames")
+        return self.modality.frames if frames else self.modality.x
+
+    def _by_speaker(self, frames: bool = False) -> np.ndarray:
+        key = "frames" if frames else "x"
         if self._speaker_x is None:
-            m, x = self.modality, self.modality.x.astype(np.float64)
+            self._speaker_x = {}
+        if key not in self._speaker_x:
+            m, x = self.modality, self._data(frames).astype(np.float64)
             out = np.zeros_like(x)
             for g in np.unique(self.groups):
                 rows = np.flatnonzero((self.groups == g) & m.present)
-                mean, std = _stats(x[rows])
+                mean, std = _stats(x[rows].reshape(-1, x.shape[-1]))
                 out[rows] = (x[rows] - mean) / std
-            self._speaker_x = out.astype(np.float32)
-        return self._speaker_x
+            self._speaker_x[key] = out.astype(np.float32)
+        return self._speaker_x[key]
 
     def prepare(self) -> None:
         """Nothing to do (vectors are ready); kept for the inputs protocol."""
 
-    def block(self, train_idx: np.ndarray, idx: np.ndarray) -> np.ndarray:
-        """Rows ``idx`` z-scored with the mean/std of the present rows of ``train_idx``; missing rows are zero."""
-        m = self.modality
+    def block(self, train_idx: np.ndarray, idx: np.ndarray, *, frames: bool = False) -> np.ndarray:
+        """Rows ``idx`` z-scored with the mean/std of the present rows of ``train_idx``; missing rows are zero.
+
+        ``frames=True``: the modality's frames ``(len(idx), T, F)`` instead (statistics per feature over every
+        step of the present training rows), returned flattened to ``(len(idx), T * F)``.
+        """
+        m, data = self.modality, self._data(frames)
         train_idx = np.asarray(train_idx, np.int64)
         if self.normalize == "none":
-            out = m.x[idx].copy()
+            out = data[idx].copy()
         elif self.normalize == "speaker":
-            out = self._by_speaker()[idx].copy()
+            out = self._by_speaker(frames)[idx].copy()
         else:
-            mean, std = _stats(m.x[train_idx][m.present[train_idx]])
-            out = ((m.x[idx] - mean) / std).astype(np.float32)
+            train = data[train_idx][m.present[train_idx]]
+            mean, std = _stats(train.reshape(-1, data.shape[-1]))
+            out = ((data[idx] - mean) / std).astype(np.float32)
         out[~m.present[idx]] = 0.0
-        return out
+        return out.reshape(len(out), -1)
 
     def build(self, train_idx: np.ndarray, eval_idx: np.ndarray, params: dict[str, Any]) -> FoldInputs:
         from emotune.models.inputs import InputSpec
@@ -111,21 +139,35 @@ class VectorInputs:
 
 
 class ConcatInputs:
-    """The fused input: each modality's normalised block, concatenated, then ``M`` presence flags (1.0 / 0.0)."""
+    """The fused input: each modality's normalised block, concatenated, then ``M`` presence flags (1.0 / 0.0).
+
+    ``frames=True`` (intermediate fusion): a modality that has frames enters as its flattened frames
+    ``T * F`` (``modality_steps`` gives ``T``, 0 for a vector block), for a frame encoder; otherwise every
+    modality enters as its vector (early fusion).
+    """
 
     def __init__(self, modalities: Sequence[Modality], normalize: str = "global",
-                 groups: Sequence[str] | None = None) -> None:
+                 groups: Sequence[str] | None = None, *, frames: bool = False) -> None:
         self.parts = [VectorInputs(m, normalize, groups) for m in modalities]
+        self.frames = bool(frames)
+
+    def _uses_frames(self, p: VectorInputs) -> bool:
+        return self.frames and p.modality.frames is not None
 
     @property
     def modality_dims(self) -> list[int]:
-        return [p.modality.dim for p in self.parts]
+        return [int(np.prod(p.modality.frames.shape[1:])) if self._uses_frames(p) else p.modality.dim
+                for p in self.parts]
+
+    @property
+    def modality_steps(self) -> list[int]:
+        return [p.modality.steps if self._uses_frames(p) else 0 for p in self.parts]
 
     def prepare(self) -> None:
         """Nothing to do; kept for the inputs protocol."""
 
     def _x(self, train_idx: np.ndarray, idx: np.ndarray) -> np.ndarray:
-        blocks = [p.block(train_idx, idx) for p in self.parts]
+        blocks = [p.block(train_idx, idx, frames=self._uses_frames(p)) for p in self.parts]
         flags = np.stack([p.modality.present[idx] for p in self.parts], axis=1).astype(np.float32)
         return np.concatenate(blocks + [flags], axis=1)
 
@@ -178,6 +220,51 @@ def _face(dataset: Any, cache: Any) -> Modality:
     return Modality("face", x, present)
 
 
+def pooled_frames(frames: np.ndarray) -> np.ndarray:
+    """Frames float ``(T, F)`` -> float32 ``(2F,)``: the mean and the standard deviation over the steps."""
+    frames = np.asarray(frames, np.float64)
+    return np.concatenate([frames.mean(axis=0), frames.std(axis=0)]).astype(np.float32)
+
+
+def _mocap(config: Any, dataset: Any) -> Modality:
+    """Motion capture of every sample with ``extra["mocap_files"]`` and ``extra["mocap_span"]`` (``manifest``).
+
+    Each stream file is read once (a dialogue's file serves all its utterances); an utterance becomes
+    float32 ``(200, sum F)`` (:func:`~emotune.data.readers.mocap.utterance_mocap`). An utterance whose span
+    holds no frame is an error naming the sample, or (``on_bad_rows: skip``) leaves the modality missing.
+    """
+    from emotune.data.readers.mocap import read_mocap_stream, utterance_mocap
+
+    streams: dict[str, Any] = {}
+    frames: dict[int, np.ndarray] = {}
+    for i, s in enumerate(dataset.samples):
+        files = s.extra.get("mocap_files") or ([s.extra["mocap_file"]] if s.extra.get("mocap_file") else None)
+        if not files or s.extra.get("mocap_span") is None:
+            continue
+        start, end = s.extra["mocap_span"]
+        try:
+            for f in files:
+                if f not in streams:
+                    streams[f] = read_mocap_stream(f)
+            frames[i] = utterance_mocap([streams[f] for f in files], float(start), float(end))
+        except DatasetError as exc:
+            if config.on_bad_rows != "skip":
+                raise DatasetError(f"dataset {dataset.name!r}: sample {s.id!r}, mocap: {exc}") from None
+    if not frames:
+        raise DatasetError(f"dataset {dataset.name!r}: no sample has usable motion capture (a manifest 'mocap' "
+                           "column with 'start' and 'end')")
+    shape = next(iter(frames.values())).shape
+    x = np.zeros((len(dataset), 2 * shape[1]), np.float32)
+    seq = np.zeros((len(dataset), *shape), np.float32)
+    present = np.zeros(len(dataset), bool)
+    for i, f in frames.items():
+        if f.shape != shape:
+            raise DatasetError(f"dataset {dataset.name!r}: sample {dataset.samples[i].id!r} has motion capture of "
+                               f"shape {f.shape}, the others {shape} (the same streams and columns are needed)")
+        x[i], seq[i], present[i] = pooled_frames(f), f, True
+    return Modality("mocap", x, present, frames=seq)
+
+
 def load_multimodal(config: Any) -> tuple[Any, list[Modality]]:
     """The dataset of ``config`` (task ``multimodal``) and its modalities, in ``config.modalities`` order."""
     from emotune.data import BadRow, Dataset, load_dataset
@@ -189,7 +276,9 @@ def load_multimodal(config: Any) -> tuple[Any, list[Modality]]:
     if "face" in config.modalities and not all("face" in s.extra or s.video_path for s in dataset.samples):
         raise DatasetError(f"dataset {config.dataset!r} has no face vectors; task 'multimodal' reads ravdess-av "
                            "(or a dataset whose samples carry extra['face'])")
-    mods = [(_audio(config, dataset, cache) if name == "audio" else _face(dataset, cache)) for name in config.modalities]
+    build = {"audio": lambda: _audio(config, dataset, cache), "face": lambda: _face(dataset, cache),
+             "mocap": lambda: _mocap(config, dataset)}
+    mods = [build[name]() for name in config.modalities]
     anything = np.any([m.present for m in mods], axis=0)
     if not anything.all():
         keep = np.flatnonzero(anything)
@@ -197,5 +286,6 @@ def load_multimodal(config: Any) -> tuple[Any, list[Modality]]:
                for s, ok in zip(dataset.samples, anything) if not ok]
         dataset = Dataset(name=dataset.name, samples=[dataset.samples[i] for i in keep],
                           skipped=list(dataset.skipped) + bad, source=dataset.source)
-        mods = [Modality(m.name, m.x[keep], m.present[keep]) for m in mods]
+        mods = [Modality(m.name, m.x[keep], m.present[keep], None if m.frames is None else m.frames[keep])
+                for m in mods]
     return dataset, mods

@@ -19,6 +19,12 @@ time. Architecture (the IEMOCAP paper's design)::
     block m (B, F_m) -> Linear -> ReLU -> Dropout -> h_m (B, hidden)    one encoder per modality
     h_m * present_m, concatenated with the flags -> Linear(., fusion_size) -> ReLU -> Dropout
     -> Linear(., n_classes) logits
+
+A block may be a flattened frame sequence: ``modality_steps[m] = T > 0`` says
+block ``m`` holds ``(T, F_m / T)`` frames (motion capture, 200 averaged
+segments), and its encoder is the ``mocap_cnn`` body (three stages of two BN
+Conv1D, 128/64/32 filters, max-pooling 2, dense 256), whose last hidden layer
+joins the others: the IEMOCAP paper's motion-capture branch.
 """
 
 from __future__ import annotations
@@ -179,6 +185,23 @@ def early_fusion_frames(streams: Sequence[np.ndarray], length: int | None = None
     return np.concatenate([align_frames(s, length) for s in streams], axis=1)
 
 
+class _FrameEncoder(nn.Module):
+    """A flattened frame block float ``(B, T * F)`` -> the ``mocap_cnn`` body's last hidden layer ``(B, 256)``."""
+
+    def __init__(self, steps: int, width: int, dropout: float) -> None:
+        super().__init__()
+        from emotune.models.mocap_cnn import MocapCnn
+
+        self.steps, self.features = steps, width // steps
+        self.cnn = MocapCnn(n_classes=2, input_spec=InputSpec(kind="frames", feature_dim=self.features),
+                            dropout=dropout)
+        self.cnn.out = nn.Identity()  # only the body is used
+        self.out_dim = self.cnn.dense.out_features
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.cnn.encode(x.reshape(len(x), self.steps, self.features))
+
+
 class IntermediateFusion(nn.Module):
     """One encoder per modality, hidden layers concatenated, dense, logits (see the module docstring).
 
@@ -187,7 +210,7 @@ class IntermediateFusion(nn.Module):
 
     def __init__(self, *, n_classes: int, input_spec: InputSpec, modality_dims: Sequence[int],
                  hidden_size: int = 64, fusion_size: int = 64, dropout: float = 0.2,
-                 modality_dropout: float = 0.0) -> None:
+                 modality_dropout: float = 0.0, modality_steps: Sequence[int] | None = None) -> None:
         super().__init__()
         dims = [check_int("fusion_mlp", "modality_dims", d) for d in modality_dims]
         if not dims:
@@ -200,11 +223,18 @@ class IntermediateFusion(nn.Module):
         fusion_size = check_int("fusion_mlp", "fusion_size", fusion_size)
         dropout = check_rate("fusion_mlp", "dropout", dropout)
         self.modality_dropout = check_rate("fusion_mlp", "modality_dropout", modality_dropout)
+        steps = [0] * len(dims) if modality_steps is None else [int(t) for t in modality_steps]
+        if len(steps) != len(dims) or any(t < 0 or (t and d % t) for t, d in zip(steps, dims)):
+            raise ConfigError(f"model 'fusion_mlp': modality_steps must give, per modality, 0 (a vector) or a T "
+                              f"that divides its width; got {list(steps)} for modality_dims {dims}")
         self.dims = dims
         self.encoders = nn.ModuleList(
-            nn.Sequential(nn.Linear(d, hidden_size), nn.ReLU(), nn.Dropout(dropout)) for d in dims)
+            _FrameEncoder(t, d, dropout) if t else nn.Sequential(nn.Linear(d, hidden_size), nn.ReLU(),
+                                                                 nn.Dropout(dropout))
+            for t, d in zip(steps, dims))
+        widths = [e.out_dim if isinstance(e, _FrameEncoder) else hidden_size for e in self.encoders]
         m = len(dims)
-        self.head = nn.Sequential(nn.Linear(m * hidden_size + m, fusion_size), nn.ReLU(), nn.Dropout(dropout),
+        self.head = nn.Sequential(nn.Linear(sum(widths) + m, fusion_size), nn.ReLU(), nn.Dropout(dropout),
                                   nn.Linear(fusion_size, n_classes))
 
     def split(self, x: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
@@ -236,7 +266,7 @@ FUSION_MLP_SPACE = Space({
     "weight_decay": Float(1e-6, 1e-2, log=True),
 })
 
-FUSION_MLP_DEFAULTS: dict[str, Any] = {"modality_dims": None, "hidden_size": 64, "fusion_size": 64, "dropout": 0.2,
+FUSION_MLP_DEFAULTS: dict[str, Any] = {"modality_dims": None, "modality_steps": None, "hidden_size": 64, "fusion_size": 64, "dropout": 0.2,
                                        "modality_dropout": 0.1, "lr": 1e-3, "batch_size": 32}
 
 

@@ -51,6 +51,11 @@ class MocapCnn(nn.Module):
         self.out = nn.Linear(self.dense.out_features, n_classes)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        return self.out(self.dropout(self.encode(x, mask)))
+
+    def encode(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """The last hidden layer: float ``(B, T, F)`` -> ``(B, dense_units)`` (after the ReLU), as intermediate
+        fusion uses it."""
         h = x.transpose(1, 2)  # (B, F, T)
         m = torch.ones(x.shape[:2], dtype=torch.bool, device=x.device) if mask is None else mask.bool()
         for conv1, bn1, conv2, bn2 in self.stages:
@@ -63,7 +68,7 @@ class MocapCnn(nn.Module):
             h = self.dropout(h)
         w = m[:, None, :].float()
         pooled = (h * w).sum(dim=2) / w.sum(dim=2).clamp(min=1.0)  # masked mean over the remaining steps
-        return self.out(self.dropout(torch.relu(self.dense(pooled))))
+        return torch.relu(self.dense(pooled))
 
 
 MOCAP_CNN_SPACE = Space({

@@ -4,7 +4,9 @@ Columns: ``id``, ``label`` and optionally ``speaker`` (the group splits keep
 together), ``text``, ``audio``, ``video`` (a video file or a folder of frames),
 ``image``, ``face`` (a face-feature file: ``.npy`` with a ``(F,)`` vector or
 ``(T, F)`` frames, averaged; or an OpenFace CSV, averaged over tracked frames),
-``mocap`` (a motion-capture text file, with ``start`` and ``end`` seconds of the
+``mocap`` (motion-capture text files: one, or several streams of the same
+dialogue separated by ``;`` such as ``rotated.txt;head.txt;hand.txt``,
+concatenated on the feature axis; with ``start`` and ``end`` seconds of the
 utterance in their own columns). Paths are relative to the CSV's folder (or
 absolute). An empty cell means the sample lacks that modality.
 
@@ -17,7 +19,8 @@ usable modality, an id or a label is a bad row.
 
 Samples: ``audio_path``, ``video_path``, ``text`` as given; ``extra``:
 ``image_path``, ``face`` (float32 ``(F,)`` or ``None``), ``face_file``,
-``mocap_file``, ``mocap_span`` (``(start, end)``).
+``mocap_file`` (the stream paths joined by ``;``), ``mocap_files`` (list of paths),
+``mocap_span`` (``(start, end)``).
 """
 
 from __future__ import annotations
@@ -109,6 +112,14 @@ def check_manifest(path: str | Path) -> tuple[list[dict], list[BadRow]]:
             row[col] = None
             if not r.get(col):
                 continue
+            if col == "mocap":  # several streams of one dialogue: "rotated.txt;head.txt;hand.txt"
+                checked = [_check_file(root, col, part.strip()) for part in r[col].split(";") if part.strip()]
+                for _, why in checked:
+                    if why:
+                        problems.append(BadRow(str(path), line, col, why))
+                if checked and not any(why for _, why in checked):
+                    row[col] = [p for p, _ in checked]
+                continue
             resolved, why = _check_file(root, col, r[col])
             if why:
                 problems.append(BadRow(str(path), line, col, why))
@@ -160,7 +171,8 @@ def read_manifest(path: Path | None, options: ReadOptions) -> Dataset:
             video_path=None if r["video"] is None else str(r["video"]),
             extra={"image_path": None if r["image"] is None else str(r["image"]), "face": r["face_vector"],
                    "face_file": None if r["face"] is None else str(r["face"]),
-                   "mocap_file": None if r["mocap"] is None else str(r["mocap"]),
+                   "mocap_file": None if r["mocap"] is None else ";".join(str(p) for p in r["mocap"]),
+                   "mocap_files": None if r["mocap"] is None else [str(p) for p in r["mocap"]],
                    "mocap_span": (r["start"], r["end"]) if r["mocap"] is not None else None},
         ))
     return Dataset(name="manifest", samples=samples, skipped=skipped, source=f"{file} ({len(rows)} rows)")
