@@ -8,7 +8,7 @@ from emotune.experiments.config import TuneConfig
 @pytest.mark.parametrize("task, features, model", [
     ("text", "tokens", "sa_lstm"),
     ("speech", "whisper_base_pooled", "mlp"),
-    ("face", "mini_xception", "mlp"),
+    ("face", "mx_hog", "linear"),
     ("multimodal", "egemaps", "mlp"),
 ])
 def test_unset_features_and_model_take_the_tasks_defaults(task, features, model):

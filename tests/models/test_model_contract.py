@@ -18,8 +18,9 @@ TINY: dict[str, dict] = {
     "bilstm_tcsa": {"hidden_size": 8, "n_filters": 8, "dropout": 0.1},
     "cnn_bilstm": {"filters": (8, 8, 8, 8, 8), "lstm_units": 8, "dense_units": 8, "dropout": 0.1},
     "mlp": {"hidden_size": 8, "n_layers": 1, "dropout": 0.1},
+    "linear": {"dropout": 0.1},
 }
-NAMES = ["bilstm_tcsa", "cnn_bilstm", "lstm_sa", "mlp", "sa_lstm"]
+NAMES = ["bilstm_tcsa", "cnn_bilstm", "linear", "lstm_sa", "mlp", "sa_lstm"]
 # models that only take a pretrained encoder's states (384-d MiniLM), with their own contract tests
 PRETRAINED_INPUT = {"minilm_ft": "tests/models/test_minilm_ft.py"}
 # models whose input has a fixed structure (modality blocks + flags, square crops, motion-capture frames),

@@ -8,8 +8,12 @@ stop the run with an error naming the file. :class:`FaceInputs` builds the
 arrays of any ``(train, evaluation)`` pair: float32 ``(n, D)`` vectors
 normalised by statistics of the training indices only (``"global"``), by each
 subject's own statistics (``"speaker"``, the subject being the group; no labels
-used), or not at all. The reference rows of a face run are in
-:func:`face_baselines`.
+used), or not at all. Under ``"global"``, a kind that joins several blocks
+(:data:`~emotune.features.face_images.FACE_FEATURE_BLOCKS`, e.g. ``mx_hog``) gives
+each block an equal share of the variance
+(:func:`~emotune.features.face_combo.block_scale`); the weights are folded into
+the saved ``std``, so serving applies them unchanged. The reference rows of a
+face run are in :func:`face_baselines`.
 """
 
 from __future__ import annotations
@@ -95,6 +99,19 @@ class FaceInputs:
         if self.x_ is None:
             self.x_ = np.stack([np.asarray(f, np.float32) for f in self.features])
 
+    def block_scale(self, dim: int) -> np.ndarray:
+        """Per-feature weights ``(dim,)`` of the feature kind's blocks (all ones for a one-block kind)."""
+        from emotune.features.face_combo import block_scale
+        from emotune.features.face_images import FACE_FEATURE_BLOCKS
+
+        blocks = FACE_FEATURE_BLOCKS.get(self.features_name)
+        if blocks is None:
+            return np.ones(dim)
+        if sum(blocks) != dim:
+            raise DatasetError(f"{self.features_name} vectors must have {sum(blocks)} values (blocks {blocks}), "
+                               f"got {dim}")
+        return block_scale(blocks)
+
     def build(self, train_idx: np.ndarray, eval_idx: np.ndarray, params: dict[str, Any]) -> FoldInputs:
         """Inputs for training on ``train_idx`` and evaluating on ``eval_idx``; statistics from ``train_idx`` only."""
         from emotune.features.frames import feature_stats, normalize_features, speaker_normalize
@@ -107,6 +124,7 @@ class FaceInputs:
         eval_idx = np.asarray(eval_idx, dtype=np.int64)
         mean, std = feature_stats(x[train_idx], None)
         if self.normalize == "global":
+            std = std / self.block_scale(x.shape[1])
             x_train = normalize_features(x[train_idx], None, mean, std)
             x_eval = normalize_features(x[eval_idx], None, mean, std)
         elif self.normalize == "speaker":

@@ -12,6 +12,9 @@ Kinds (:data:`FACE_FEATURES`), each a float32 vector per image:
 * ``landmarks``: dlib's 68 landmarks of the face (:mod:`emotune.features.face`),
   position, scale and roll removed (136 values). The crop itself is the face box
   (CK+48 crops are too small for the HOG detector).
+* ``mx_hog``: mini-Xception (135) joined with HOG of 6x6-pixel cells (1764), each
+  averaged over the crop and its mirror image (:mod:`emotune.features.face_combo`);
+  two blocks (:data:`FACE_FEATURE_BLOCKS`) that the face task weights equally.
 
 Images are read grey with OpenCV (:func:`load_gray`). The cache key is the
 SHA-256 of the file's bytes, the kind, its parameters and the library versions,
@@ -26,13 +29,19 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from emotune.exceptions import ConfigError, FeatureError
+from emotune.features.face_combo import HOG_CELL, MX_HOG_BLOCKS
 
-__all__ = ["FACE_FEATURES", "FACE_FEATURE_DIMS", "load_gray", "face_vectors", "face_image_features"]
+__all__ = ["FACE_FEATURES", "FACE_FEATURE_DIMS", "FACE_FEATURE_BLOCKS", "load_gray", "face_vectors",
+           "face_image_features"]
 
-FACE_FEATURES = ("mini_xception", "hog", "pixels", "landmarks")
+FACE_FEATURES = ("mx_hog", "mini_xception", "hog", "pixels", "landmarks")
 """Face-image feature kinds; the first is the default of ``--task face``."""
 
-FACE_FEATURE_DIMS = {"pixels": 48 * 48, "hog": 900, "mini_xception": 135, "landmarks": 136}
+FACE_FEATURE_DIMS = {"pixels": 48 * 48, "hog": 900, "mini_xception": 135, "landmarks": 136,
+                     "mx_hog": sum(MX_HOG_BLOCKS)}
+
+FACE_FEATURE_BLOCKS: dict[str, tuple[int, ...]] = {"mx_hog": MX_HOG_BLOCKS}
+"""Kinds that join several feature blocks: the width of each block, in order (others are one block)."""
 
 _SIZE = 48
 
@@ -87,9 +96,18 @@ def _landmarks(faces: list[np.ndarray]) -> np.ndarray:
     return np.stack(out).astype(np.float32)
 
 
+def _mx_hog(faces: list[np.ndarray]) -> np.ndarray:
+    from emotune.features.face_combo import mx_hog_vectors
+
+    return mx_hog_vectors(faces)
+
+
 _COMPUTE: dict[str, Callable[[list[np.ndarray]], np.ndarray]] = {
-    "pixels": _pixels, "hog": _hog, "mini_xception": _mini_xception, "landmarks": _landmarks,
+    "pixels": _pixels, "hog": _hog, "mini_xception": _mini_xception, "landmarks": _landmarks, "mx_hog": _mx_hog,
 }
+
+_KEY_PARAMS: dict[str, dict[str, Any]] = {"mx_hog": {"size": _SIZE, "hog_cell": HOG_CELL, "mirror": "mean"}}
+"""Cache-key parameters of a kind (default ``{"size": 48}``); a change of the recipe must change them."""
 
 
 def face_vectors(faces: Sequence[np.ndarray], features: str) -> np.ndarray:
@@ -106,6 +124,7 @@ def _versions(features: str) -> dict[str, Any]:
 
     libs = {"pixels": ("opencv-python-headless",), "hog": ("opencv-python-headless",),
             "mini_xception": ("opencv-python-headless", "torch", "fer"),
+            "mx_hog": ("opencv-python-headless", "torch", "fer"),
             "landmarks": ("opencv-python-headless", "dlib-bin", "face-recognition-models")}[features]
     return library_versions(*libs)
 
@@ -132,6 +151,7 @@ def face_image_features(
     ok: list[int] = []
     keys: list[str] = []
     versions = _versions(features)
+    key_params = _KEY_PARAMS.get(features, {"size": _SIZE})
     for i, p in enumerate(paths):
         try:
             data = Path(p).read_bytes()
@@ -141,7 +161,7 @@ def face_image_features(
             errors.append((str(p), f"cannot read image: {exc}"))
             continue
         ok.append(i)
-        keys.append(FeatureCache.key(content_hash(data), "face_image", features, {"size": _SIZE}, versions))
+        keys.append(FeatureCache.key(content_hash(data), "face_image", features, key_params, versions))
     bad: set[int] = set()
 
     def compute(positions: list[int]) -> list[np.ndarray]:

@@ -15,7 +15,7 @@ the rest by the model.
 Registered models: ``lstm_sa`` (GA-searched LSTM self-attention, preset
 ``lstm_sa_ga21``), ``sa_lstm`` (BiLSTM + additive attention), ``bilstm_tcsa``
 (residual BiLSTM + TextCNN + self-attention), ``cnn_bilstm`` (Conv1D + BiLSTM
-audio branch) and ``mlp``.
+audio branch), ``mlp`` and ``linear`` (logistic regression).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from emotune.models import sa_lstm  # noqa: F401  (registers "sa_lstm")
 from emotune.models import bilstm_tcsa  # noqa: F401  (registers "bilstm_tcsa")
 from emotune.models import cnn_bilstm  # noqa: F401  (registers "cnn_bilstm")
 from emotune.models import mlp  # noqa: F401  (registers "mlp")
+from emotune.models import linear  # noqa: F401  (registers "linear")
 from emotune.models import fusion  # noqa: F401  (registers "fusion_mlp")
 from emotune.models import face_cnn  # noqa: F401  (registers "face_cnn")
 from emotune.models import mocap_cnn  # noqa: F401  (registers "mocap_cnn")
