@@ -191,6 +191,10 @@ def run_one(job: dict[str, Any]) -> dict[str, Any]:
         comp = {c["metric"]: c for c in result.get("comparison", [])}.get("accuracy")
         if "minilm_logreg" in refs:
             record["minilm_lr_accuracy"] = float(refs["minilm_logreg"]["accuracy"])
+        if "mpnet_logreg" in refs:
+            record["mpnet_lr_accuracy"] = float(refs["mpnet_logreg"]["accuracy"])
+        if "fold_metrics" in result:  # outer folds: test accuracy per fold, its mean/std, and each fold's validation
+            record["outer_folds"] = _outer_summary(result)
         if comp:
             record["vs_best_ref"] = {k: comp[k] for k in ("reference", "difference", "low", "high", "verdict")}
         record["augment"] = job["config"].get("augment", "none")
@@ -217,6 +221,18 @@ def run_one(job: dict[str, Any]) -> dict[str, Any]:
     return record
 
 
+def _outer_summary(result: dict[str, Any]) -> dict[str, Any]:
+    """Per outer fold: test accuracy and the search's best validation fitness; mean and std (ddof=1) over folds."""
+    folds = result["folds"]
+    acc = [f["test_metrics"]["accuracy"] for f in folds]
+    val = [f["best_fitness"] for f in folds]
+    refs = {name: m["accuracy"]["mean"] for name, m in result.get("fold_reference_metrics", {}).items()}
+    return {"k": len(folds), "test_accuracy": acc, "val_fitness": val,
+            "test_accuracy_mean": float(np.mean(acc)), "test_accuracy_std": float(np.std(acc, ddof=1)),
+            "val_fitness_mean": float(np.mean(val)), "val_fitness_std": float(np.std(val, ddof=1)),
+            "reference_accuracy_mean": refs}
+
+
 def _mean_std(values: list[float]) -> tuple[float, float]:
     arr = np.asarray(values, dtype=float)
     return float(arr.mean()), float(arr.std(ddof=1)) if arr.size > 1 else 0.0
@@ -237,7 +253,8 @@ def summarize(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         row: dict[str, Any] = {"dataset": dataset, "model": model, "mode": mode, "optimizer": optimizer,
                                "features": features + ("" if augment == "none" else f" +{augment}"),
                                "vs_best_ref": [r.get("vs_best_ref") for r in rs], "trials": rs[0]["trials"], "seeds": [r["seed"] for r in rs],
-                               "n_train": rs[0]["n_train"], "n_val": rs[0]["n_val"], "n_test": rs[0]["n_test"]}
+                               "n_train": rs[0]["n_train"], "n_val": rs[0]["n_val"], "n_test": rs[0]["n_test"],
+                               "outer_folds": [r.get("outer_folds") for r in rs]}
         for k in keys:
             vals = [r[k] for r in rs if r.get(k) is not None]
             if vals:
@@ -327,6 +344,11 @@ def build_jobs(args: argparse.Namespace, parser: argparse.ArgumentParser, err: C
     jobs = []
     for dataset in datasets:
         reader, folder = DATASETS[dataset]
+        extra = {"references": args.references.split(","), "pruner": args.pruner}
+        outer = ""  # keeps the run folders of the outer protocols apart
+        if args.outer_cv != "holdout" and dataset != "sst2":  # SST-2 keeps its official test sentences
+            extra["outer_cv"] = args.outer_cv
+            outer = "-outer" + args.outer_cv.replace(":", "")
         for seed in range(args.seed0, args.seed0 + args.seeds):
             data_dir: str | None = None if folder is None else str(args.data_root / folder)
             limit = args.limit
@@ -339,10 +361,10 @@ def build_jobs(args: argparse.Namespace, parser: argparse.ArgumentParser, err: C
             for model in models:
                 if model == "defaults":
                     d = DEFAULTS_ROW
-                    run_dir = args.out / dataset / "defaults" / f"seed{seed}"
+                    run_dir = args.out / dataset / "defaults" / f"seed{seed}{'-' + args.tag if args.tag else ''}{outer}"
                     config = {"seed": seed, "task": "text", "dataset": reader, "data_dir": data_dir, "limit": limit,
                               "cv": "holdout", **d, "out": str(run_dir), "cache_dir": args.cache_dir,
-                              "progress": False, "threads": args.threads}
+                              "progress": False, "threads": args.threads, **extra}
                     jobs.append({"dataset": dataset, "model": f"defaults ({d['model']})", "mode": "tuned",
                                  "optimizer": d["optimizer"], "seed": seed, "features": d["features"],
                                  "config": {"optimizer_options": {}, "fixed_params": {}, **config},
@@ -353,7 +375,7 @@ def build_jobs(args: argparse.Namespace, parser: argparse.ArgumentParser, err: C
                     optimizer = "random" if mode == "untuned" else (args.optimizer or DEFAULT_OPTIMIZER[model])
                     tag = "" if args.augment == "none" else f"-{args.augment}"
                     tag += "" if not args.tag else f"-{args.tag}"
-                    run_dir = args.out / dataset / model / f"{mode}-{optimizer}-{args.features}{tag}-seed{seed}"
+                    run_dir = args.out / dataset / model / f"{mode}-{optimizer}-{args.features}{tag}-seed{seed}{outer}"
                     config = {
                         "seed": seed, "task": "text", "dataset": reader, "data_dir": data_dir, "limit": limit,
                         "cv": "holdout", "features": args.features, "max_len": args.max_len,
@@ -364,7 +386,7 @@ def build_jobs(args: argparse.Namespace, parser: argparse.ArgumentParser, err: C
                         "epochs": args.epochs, "patience": args.patience,
                         "out": str(run_dir), "cache_dir": args.cache_dir, "progress": False,
                         "threads": args.threads, "warm_start": not args.no_warm_start,
-                        "augment": args.augment,
+                        "augment": args.augment, **extra,
                     }
                     if args.fix:
                         config["fixed_params"] = {**config["fixed_params"], **json.loads(args.fix)}
@@ -395,6 +417,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=10, help="maximum epochs per training run")
     parser.add_argument("--patience", type=int, default=3, help="early-stopping patience in epochs")
     parser.add_argument("--max-len", type=int, default=64, help="tokens kept per text")
+    parser.add_argument("--outer-cv", default="holdout",
+                        help="outer protocol of MR and the tweets: holdout (stratified 20%% test) or sample:K "
+                        "(stratified K-fold, every sentence tested once; mean and std over folds); SST-2 always "
+                        "tests on its 872 official sentences")
+    parser.add_argument("--references", default="tfidf_logreg,minilm_logreg",
+                        help="reference rows of every run (TuneConfig.references; mpnet_logreg needs `make mpnet`)")
+    parser.add_argument("--pruner", default="none", help="trial pruner (TuneConfig.pruner: none, median, halving, "
+                        "hyperband)")
     parser.add_argument("--seeds", type=int, default=1, help="number of seeds")
     parser.add_argument("--seed0", type=int, default=0, help="first seed (seeds seed0 .. seed0+N-1)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads per training run (TuneConfig.threads)")

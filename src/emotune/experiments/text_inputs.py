@@ -140,18 +140,19 @@ class TextInputs:
                 self._memo[key] = (self.encoder.encode_pooled(self.texts), None)
         return self._memo[key]
 
-    def sentence_vectors(self, max_len: int = 128) -> np.ndarray:
-        """Frozen MiniLM-L6 sentence vectors of every text, float32 ``(n, 384)`` (for the reference row).
+    def sentence_vectors(self, max_len: int = 128, encoder: str = "minilm") -> np.ndarray:
+        """Frozen sentence vectors of every text, float32 ``(n, 384)`` (``minilm``) or ``(n, 768)`` (``mpnet``).
 
-        ``max_len`` is fixed (not the model's) so the reference is the same whatever the model reads;
-        the vectors share the on-disk cache with ``features: minilm_pooled`` at the same ``max_len``.
+        For the reference rows. ``max_len`` is fixed (not the model's) so the reference is the same whatever
+        the model reads; the vectors share the on-disk cache with ``features: <encoder>_pooled`` at the same
+        ``max_len``.
         """
-        key = ("pooled_ref", max_len)
+        key = ("pooled_ref", max_len, encoder)
         if key not in self._memo:
-            from emotune.features.text_encoders import MiniLMEncoder
+            from emotune.features.text_encoders import make_text_encoder
 
-            encoder = MiniLMEncoder(max_len=max_len, cache=self.cache, progress=self.progress)
-            self._memo[key] = encoder.encode_pooled(self.texts)
+            enc = make_text_encoder(encoder, max_len=max_len, cache=self.cache, progress=self.progress)
+            self._memo[key] = enc.encode_pooled(self.texts)
         return self._memo[key]
 
     def _layer_rows(self) -> list[np.ndarray]:

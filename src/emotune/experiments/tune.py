@@ -464,11 +464,12 @@ def _baselines(config, dataset, inputs, y, dev_idx, test_idx, labels) -> list[di
         texts = dataset.texts
         proba = tfidf_logreg([texts[i] for i in dev_idx], y[dev_idx], [texts[i] for i in test_idx], seed=config.seed)
         rows.append({"name": "tfidf_logreg", **classification_metrics(y[test_idx], proba, labels), "_proba": proba})
-        if "minilm_logreg" in config.references:
-            vectors = inputs.sentence_vectors()
+        for name in ("minilm_logreg", "mpnet_logreg"):  # frozen sentence vectors + LR, when asked for
+            if name not in config.references:
+                continue
+            vectors = inputs.sentence_vectors(encoder=name.split("_")[0])
             proba = embedding_logreg(vectors[dev_idx], y[dev_idx], vectors[test_idx], seed=config.seed)
-            rows.append({"name": "minilm_logreg", **classification_metrics(y[test_idx], proba, labels),
-                         "_proba": proba})
+            rows.append({"name": name, **classification_metrics(y[test_idx], proba, labels), "_proba": proba})
     elif config.task == "face":
         from emotune.experiments.face_inputs import face_baselines
 
