@@ -40,6 +40,9 @@ one clip (lazy imports and first-call set-up are not per-clip costs):
   imports librosa; that start-up is counted, since every run pays it);
 * ``emotune warm``: the same call again on the filled cache (hash + load only).
 
+Each row records the 1-minute load average when its pass ended (``load_1min``):
+on a shared machine it says how far the seconds can be trusted.
+
 Usage::
 
     HF_HUB_OFFLINE=1 .venv/bin/python bench/speech.py --throughput-only --features mfcc,egemaps
@@ -277,7 +280,8 @@ def actor_manifest(data_dir: Path, actors: list[str], out: Path) -> Path:
 def record_key(r: dict[str, Any]) -> tuple:
     """What makes two accuracy records the same configuration (a rerun replaces the older one)."""
     return tuple(r.get(k) for k in ("features", "model", "normalize", "mode", "optimizer", "trials", "epochs",
-                                    "limit", "seed", "max_seconds", "frame_pool", "outer_cv", "warm_start", "tag"))
+                                    "limit", "seed", "max_seconds", "frame_pool", "cv", "outer_cv", "warm_start",
+                                    "tag"))
 
 
 def _pct(stats: dict[str, float] | None) -> str:
@@ -297,8 +301,9 @@ def accuracy_table(records: list[dict[str, Any]], title: str) -> Table:
     for r in records:
         if "error" in r:
             continue
+        mode = r["mode"] if r.get("cv", "holdout") == "holdout" else f"{r['mode']}, cv {r['cv']}"
         table.add_row(
-            r["features"], r["model"], r["normalize"], r["mode"], r["optimizer"], str(r["trials"]), str(r["epochs"]),
+            r["features"], r["model"], r["normalize"], mode, r["optimizer"], str(r["trials"]), str(r["epochs"]),
             str(r["n_clips"]), _pct(r["fold"]["unweighted_accuracy"]), _pct(r["fold"]["weighted_accuracy"]),
             _pct(r["fold"]["macro_f1"]), f"{100 * r['pooled']['unweighted_accuracy']:.1f}",
             f"{r['seconds_per_trial']:.1f}", f"{r['total_seconds']:.0f}", f"{r['peak_rss_mib']:.0f}",
@@ -346,7 +351,9 @@ def build_jobs(args: argparse.Namespace, parser: argparse.ArgumentParser, err: C
                     trials = 1 if mode == "untuned" else args.trials
                     run_dir = args.out / f"{feat}-{model}" / (
                         f"{norm}-{mode}-{optimizer}-t{trials}-e{args.epochs}-limit{args.limit or 'all'}"
-                        f"-pool{args.frame_pool}-seed{args.seed}{'-' + args.tag if args.tag else ''}")
+                        f"-pool{args.frame_pool}-seed{args.seed}"
+                        f"{'' if args.cv == 'holdout' else '-cv' + args.cv.replace(':', '')}"
+                        f"{'-' + args.tag if args.tag else ''}")
                     config = {
                         "seed": args.seed, "task": "speech", "dataset": args.dataset, "data_dir": str(args.data_dir),
                         "limit": args.limit, "cv": args.cv, "outer_cv": args.outer_cv, "features": feat,
@@ -445,9 +452,12 @@ def run_throughput(args, parser, err: Console) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
 
     def add(feat: str, method: str, workers: int | None, seconds: float, note: str = "") -> None:
+        load = os.getloadavg()[0]  # the machine is shared: the 1-minute load says how far the seconds can be trusted
         rows.append({"features": feat, "method": method, "workers": workers, "files": n,
-                     "seconds": round(seconds, 3), "clips_per_second": round(n / seconds, 2), "note": note})
-        err.print(f"{feat} {method} (workers {workers or 1}): {n} clips in {seconds:.2f} s = {n / seconds:.2f} clips/s")
+                     "seconds": round(seconds, 3), "clips_per_second": round(n / seconds, 2), "note": note,
+                     "load_1min": round(load, 2)})
+        err.print(f"{feat} {method} (workers {workers or 1}): {n} clips in {seconds:.2f} s = {n / seconds:.2f} clips/s"
+                  f" (load {load:.1f})")
 
     for feat in features:
         # one untimed call of each in-process method first: lazy imports and first-call set-up are not per-clip costs
@@ -486,12 +496,15 @@ def run_throughput(args, parser, err: Console) -> list[dict[str, Any]]:
 def throughput_table(rows: list[dict[str, Any]], title: str) -> Table:
     table = Table(title=title)
     for col, justify in (("features", "left"), ("method", "left"), ("workers", "right"), ("files", "right"),
-                         ("seconds", "right"), ("clips/s", "right"), ("x plain", "right"), ("note", "left")):
+                         ("seconds", "right"), ("clips/s", "right"), ("x plain", "right"), ("load", "right"),
+                         ("note", "left")):
         table.add_column(col, justify=justify)
     for r in rows:
+        load = r.get("load_1min")  # absent from records written before it was measured
         table.add_row(r["features"], r["method"], str(r["workers"] or 1), str(r["files"]), f"{r['seconds']:.2f}",
                       f"{r['clips_per_second']:.1f}",
-                      "-" if r["speedup_vs_plain"] is None else f"{r['speedup_vs_plain']:.2f}", r["note"])
+                      "-" if r["speedup_vs_plain"] is None else f"{r['speedup_vs_plain']:.2f}",
+                      "-" if load is None else f"{load:.1f}", r["note"])
     return table
 
 
