@@ -98,3 +98,15 @@ def test_unpacked_once_768_and_equal_to_sentence_transformers(tmp_path: Path, mo
     assert again._model is None  # served from the feature cache, the model never loaded
     states, lengths = again.encode_tokens(SENTENCES[:2], max_len=8)
     assert states.shape == (2, 8, 768) and list(lengths) == [8, 8]
+
+
+def test_serving_rebuilds_mpnet_inputs_with_the_mpnet_encoder() -> None:
+    """A saved model on mpnet features gets MPNet vectors at prediction time, never MiniLM's."""
+    from emotune.serving.preprocess import INPUT_BUILDERS
+
+    pooled = INPUT_BUILDERS.get("mpnet_pooled")({"features": "mpnet_pooled", "max_len": 64})
+    frames = INPUT_BUILDERS.get("mpnet")({"features": "mpnet", "max_len": 64})
+    minilm = INPUT_BUILDERS.get("minilm_pooled")({"features": "minilm_pooled", "max_len": 64})
+    assert isinstance(pooled.encoder, MPNetEncoder) and pooled.pooled
+    assert isinstance(frames.encoder, MPNetEncoder) and not frames.pooled
+    assert not isinstance(minilm.encoder, MPNetEncoder) and minilm.pooled
