@@ -137,9 +137,10 @@ def tune(
     frame_pool: Optional[int] = typer.Option(None, help="Speech: average this many frames into one."),
     normalize: Optional[str] = typer.Option(None, help="Speech: feature normalisation, global, speaker or none."),
     workers: Optional[int] = typer.Option(None, help="Speech: feature-extraction processes."),
-    modalities: Optional[str] = typer.Option(None, help="Multimodal: comma-separated modalities (audio,face)."),
+    modalities: Optional[str] = typer.Option(None, help="Multimodal: comma-separated modalities (audio, face, mocap, text)."),
     fusion: Optional[str] = typer.Option(
-        None, help="Multimodal: the final system, late_aquila, late_equal, stacking, intermediate or early."),
+        None, help="Multimodal: the final system, late_aquila, late_equal, stacking, intermediate, early, or search "
+                   "(the style chosen by one joint search with every modality's hyperparameters)."),
     seed: Optional[int] = typer.Option(None, help="Seed of everything."),
     out: Optional[str] = typer.Option(None, help="Run directory."),
     no_progress: bool = typer.Option(False, "--no-progress", help="Hide progress bars."),
@@ -241,6 +242,10 @@ def _print_multimodal(result: dict, out: Path) -> None:
                   f"{g['points']:+.2f} points of UA; total {result['timings']['total_seconds']:.0f} s")
     if result["protocol"].get("warning"):
         console.print(f"[yellow]warning[/] {result['protocol']['warning']}")
+    if result.get("without_text"):
+        wt = result["without_text"]
+        console.print(f"without text: best {wt['best_system']} {wt['best_metrics']['unweighted_accuracy']:.4f} UA "
+                      f"({wt['final_system']} with text: {wt['text_points']:+.2f} points)")
     console.print(f"report: {out / 'report.md'}")
 
 

@@ -27,9 +27,9 @@ Word2Vec, frozen MiniLM token states (frames), or pooled MiniLM sentence vectors
 SPEECH_FEATURES = ("mfcc", "logmel", "egemaps", "egemaps_lld", "whisper", "whisper_pooled", "whisper_base",
                    "whisper_base_pooled")
 
-MODALITIES = ("audio", "face", "mocap")
+MODALITIES = ("audio", "face", "mocap", "text")
 """Modalities of task ``multimodal`` (``face``: the per-clip Action Unit / OpenFace vector; ``mocap``: the motion-capture
-streams of a ``manifest``, 200 averaged segments)."""
+streams of a ``manifest``, 200 averaged segments; ``text``: hashed word n-grams of the sample's text)."""
 
 FUSIONS = ("late_aquila", "late_equal", "stacking", "intermediate", "early", "search")
 """Fusion styles of task ``multimodal`` (see :mod:`emotune.models.fusion`); ``search``: the style is a categorical

@@ -52,7 +52,8 @@ _OOF_FOLDS = 3
 LATE = ("late_equal", "late_aquila", "stacking")
 SYSTEMS = tuple(f for f in FUSIONS if f != "search")
 """The fixed fusion styles every run scores (``--fusion search`` scores its own jointly searched pipeline instead)."""
-_FIXED_TEXT = {"ravdess-av": "RAVDESS", "crema-d": "CREMA-D", "savee": "SAVEE"}
+NO_TEXT = "_without_text"
+"""Suffix of the systems that repeat the fusions without the text modality (scripted text)."""
 
 
 def _search(config: TuneConfig, inputs: Any, y: np.ndarray, groups: np.ndarray | None, train_idx: np.ndarray,
@@ -111,9 +112,8 @@ def _uniform_where_missing(proba_rows: np.ndarray, present: np.ndarray, n_classe
 
 def _fold(run: dict, k: int, train_idx, val_idx, test_idx, out: Path) -> dict[str, Any]:
     """Every system on one outer fold: test probabilities, late-fusion weights, timings."""
-    from emotune.experiments.multimodal_inputs import ConcatInputs, VectorInputs
+    from emotune.experiments.multimodal_inputs import VectorInputs
     from emotune.experiments.splitting import fold_seed
-    from emotune.models.fusion import aquila_weights, late_fusion, stacking_fit_predict
 
     config, y, groups, mods, n_classes = run["config"], run["y"], run["groups"], run["mods"], run["n_classes"]
     seed = fold_seed(config.seed, k)
@@ -136,6 +136,30 @@ def _fold(run: dict, k: int, train_idx, val_idx, test_idx, out: Path) -> dict[st
         oof[m.name] = _uniform_where_missing(
             _oof(config, inputs, y, groups, n_classes, params, epochs, dev_m, seed), p[dev_idx], n_classes)
         run["say"](f"fold {k + 1}: {m.name} alone searched ({n} trials, {secs:.0f} s)")
+    r = _fusions(run, k, train_idx, val_idx, test_idx, out, probas, oof, timing, params_of)
+    kept = run.get("without_text")
+    if kept:  # the same fusions without the text modality (scripted text: see evaluation.text_honesty)
+        sub = {**run, "mods": [m for m in mods if m.name in kept]}
+        s = _fusions(sub, k, train_idx, val_idx, test_idx, out / "without_text", {n: probas[n] for n in kept},
+                     {n: oof[n] for n in kept}, {}, {})
+        for key in ("probas", "timing", "params", "weights"):
+            r[key].update({f"{name}{NO_TEXT}": v for name, v in s[key].items() if name not in kept})
+        if "chosen" in s:
+            r["chosen_without_text"] = s["chosen"]
+    return r
+
+
+def _fusions(run: dict, k: int, train_idx, val_idx, test_idx, out: Path, probas: dict, oof: dict, timing: dict,
+             params_of: dict) -> dict[str, Any]:
+    """The fusions of ``run["mods"]`` (whose test and out-of-fold probabilities are in ``probas`` / ``oof``)."""
+    from emotune.experiments.multimodal_inputs import ConcatInputs
+    from emotune.experiments.splitting import fold_seed
+    from emotune.models.fusion import aquila_weights, late_fusion, stacking_fit_predict
+
+    config, y, groups, mods, n_classes = run["config"], run["y"], run["groups"], run["mods"], run["n_classes"]
+    seed = fold_seed(config.seed, k)
+    out.mkdir(parents=True, exist_ok=True)
+    dev_idx = np.concatenate([train_idx, val_idx])
     if config.fusion == "search":
         return _joint_fold(run, k, train_idx, val_idx, test_idx, out, probas, timing, params_of)
     names = [m.name for m in mods]
@@ -190,6 +214,7 @@ def run_multimodal(config: TuneConfig, *, console: Any = None) -> dict[str, Any]
     """Run the multimodal protocol (module docstring) and write ``config.out``; returns ``result.json``'s content."""
     from emotune.data.splits import check_labels, save_split
     from emotune.evaluation.metrics import aggregate, classification_metrics
+    from emotune.evaluation.text_honesty import check_text
     from emotune.experiments.multimodal_inputs import load_multimodal
     from emotune.experiments.objective import set_training_threads
     from emotune.experiments.run_files import atomic_write_text, json_default, public_result
@@ -218,8 +243,13 @@ def run_multimodal(config: TuneConfig, *, console: Any = None) -> dict[str, Any]
     say(f"[bold]data[/] {config.dataset}: {len(dataset)} samples, modalities "
         + ", ".join(f"{m.name} ({m.dim} values, {int(m.present.sum())} present)" for m in mods))
 
+    text_check = check_text([s.text for s in dataset.samples], [labels[i] for i in y], config.dataset)
+    non_text = [m.name for m in mods if m.name != "text"]
+    drop_text = "text" in config.modalities and text_check.flagged and bool(non_text)
+    if drop_text and len(non_text) >= 2:  # the fusions again, without text (with one left, it is that one alone)
+        run["without_text"] = non_text
     fusions = ["search"] if config.fusion == "search" else list(SYSTEMS)
-    systems = [m.name for m in mods] + fusions
+    systems = [m.name for m in mods] + fusions + [f + NO_TEXT for f in fusions if run.get("without_text")]
     pooled = {s: np.zeros((len(y), len(labels)), np.float32) for s in systems}
     tested = np.zeros(len(y), bool)
     per_fold: dict[str, list[dict]] = {s: [] for s in systems}
@@ -231,6 +261,8 @@ def run_multimodal(config: TuneConfig, *, console: Any = None) -> dict[str, Any]
                "test_metrics": {}}
         if "chosen" in r:
             row["chosen_fusion"] = r["chosen"]
+        if "chosen_without_text" in r:
+            row["chosen_fusion_without_text"] = r["chosen_without_text"]
         for s in systems:
             pooled[s][test_idx] = r["probas"][s]
             metrics = classification_metrics(y[test_idx], r["probas"][s], labels)
@@ -245,10 +277,21 @@ def run_multimodal(config: TuneConfig, *, console: Any = None) -> dict[str, Any]
     best_single = max(modality_metrics, key=lambda s: modality_metrics[s][key])
     best_fusion = max(fusion_metrics, key=lambda s: fusion_metrics[s][key])
     fold_metrics = {s: aggregate(per_fold[s]) for s in systems}
-    warning = None
-    if config.dataset in _FIXED_TEXT:
-        warning = (f"{_FIXED_TEXT[config.dataset]} sentences are fixed (or give the label away): the text modality "
-                   "carries no emotion here, so results are shown without it.")
+    warning, without_text = None, None
+    if text_check.flagged:
+        warning = text_check.reason + (
+            ": a text score here measures the script, not emotion; the results without the text modality are "
+            "shown (without_text)" if drop_text else
+            ": text is the only modality, so this score measures the script, not emotion" if "text" in config.modalities
+            else ": the text modality is not used in this run")
+    if drop_text:
+        candidates = {f"{n} alone": modality_metrics[n] for n in non_text}
+        no_text_fusions = {f: pooled_metrics[f + NO_TEXT] for f in fusions if run.get("without_text")}
+        candidates.update({f"fusion {f}": m for f, m in no_text_fusions.items()})
+        best = max(candidates, key=lambda s: candidates[s][key])
+        without_text = {"modalities": non_text, "fusion_metrics": no_text_fusions, "best_system": best,
+                        "best_metrics": candidates[best], "final_system": f"fusion {config.fusion}",
+                        "text_points": round(100 * (fusion_metrics[config.fusion][key] - candidates[best][key]), 2)}
     result = {
         "config": config.to_dict(),
         "labels": labels,
@@ -264,6 +307,8 @@ def run_multimodal(config: TuneConfig, *, console: Any = None) -> dict[str, Any]
         "gain": {"best_fusion": best_fusion, "best_single_modality": best_single, "metric": key,
                  "points": round(100 * (fusion_metrics[best_fusion][key] - modality_metrics[best_single][key]), 2)},
         "folds": folds,
+        "text_check": text_check.to_dict(),
+        "without_text": without_text,
         "data": {"n_test": int(len(idx)), "skipped": len(dataset.skipped),
                  "modalities": {m.name: {"dim": m.dim, "present": int(m.present.sum()),
                                            **({"steps": m.steps} if m.steps else {})} for m in mods}},
@@ -296,7 +341,30 @@ def _report(result: dict[str, Any]) -> str:
     if any(weights):
         lines.append("Aquila late-fusion weights per fold: " + "; ".join(
             ", ".join(f"{w:.2f}" for w in ws) for ws in weights if ws))
+    lines += _without_text_section(result)
     chosen = [f.get("chosen_fusion") for f in result["folds"]]
     if any(chosen):
         lines.append("Fusion style chosen by the joint search per fold: " + ", ".join(str(c) for c in chosen))
     return "\n".join(lines) + "\n"
+
+
+def _without_text_section(result: dict[str, Any]) -> list[str]:
+    """The report's "Without the text modality" section (scripted text; empty when not needed)."""
+    wt = result.get("without_text")
+    if not wt:
+        return []
+    lines = ["", "## Without the text modality", "",
+             f"The text of this corpus is scripted ({result['text_check']['verdict']}): "
+             f"{result['text_check']['reason']}. The same protocol without text "
+             f"({', '.join(wt['modalities'])}):", "",
+             "| system | accuracy | macro-F1 | UA (pooled) | UA mean +- std over folds |", "|---|---|---|---|---|"]
+    rows = [(f"{n} alone", n, result["modality_metrics"][n]) for n in wt["modalities"]]
+    rows += [(f"fusion {f} without text", f + NO_TEXT, m) for f, m in wt["fusion_metrics"].items()]
+    for title, key, m in rows:
+        fm = result["fold_metrics"][key]["unweighted_accuracy"]
+        lines.append(f"| {title} | {m['accuracy']:.4f} | {m['macro_f1']:.4f} | {m['unweighted_accuracy']:.4f} | "
+                     f"{fm['mean']:.4f} +- {fm['std']:.4f} |")
+    lines += ["", f"Best without text: {wt['best_system']}, {wt['best_metrics']['unweighted_accuracy']:.4f} UA; "
+              f"the final system with text ({wt['final_system']}) differs by {wt['text_points']:+.2f} points, "
+              "which the script explains, not emotion.", ""]
+    return lines

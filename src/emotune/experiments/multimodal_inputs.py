@@ -13,7 +13,10 @@ for each modality of ``config.modalities``:
 * ``mocap``: the motion-capture streams of a ``manifest`` row cut to the
   utterance's span and averaged into 200 segments (``frames``, for ``mocap_cnn``
   in intermediate fusion), pooled to their mean and std per column (``x``, for
-  the single-modality model, early and late fusion).
+  the single-modality model, early and late fusion);
+* ``text``: the sample's text as hashed word uni- and bigrams (``TEXT_HASH_DIM``
+  values; see :mod:`emotune.evaluation.text_honesty` for when a corpus's text
+  must not count).
 
 A sample without a modality has zeros there and ``present`` False; a sample
 with none of the chosen modalities is dropped into ``Dataset.skipped``.
@@ -265,6 +268,27 @@ def _mocap(config: Any, dataset: Any) -> Modality:
     return Modality("mocap", x, present, frames=seq)
 
 
+TEXT_HASH_DIM = 512
+"""Width of the text modality's hashed word uni- and bigram vector."""
+
+
+def _text(dataset: Any) -> Modality:
+    """Text of every sample that has one: hashed word uni- and bigram counts (``TEXT_HASH_DIM`` values,
+    sublinear, L2-normalised; nothing fitted, so nothing leaks between folds, and nothing to download)."""
+    from sklearn.feature_extraction.text import HashingVectorizer
+
+    have = [i for i, s in enumerate(dataset.samples) if s.text and str(s.text).strip()]
+    if not have:
+        raise DatasetError(f"dataset {dataset.name!r}: no sample has text (a manifest 'text' column)")
+    vec = HashingVectorizer(n_features=TEXT_HASH_DIM, ngram_range=(1, 2), alternate_sign=False, norm="l2",
+                            lowercase=True)
+    rows = vec.transform([str(dataset.samples[i].text) for i in have]).toarray().astype(np.float32)
+    x = np.zeros((len(dataset), TEXT_HASH_DIM), np.float32)
+    present = np.zeros(len(dataset), bool)
+    x[have], present[have] = rows, True
+    return Modality("text", x, present)
+
+
 def load_multimodal(config: Any) -> tuple[Any, list[Modality]]:
     """The dataset of ``config`` (task ``multimodal``) and its modalities, in ``config.modalities`` order."""
     from emotune.data import BadRow, Dataset, load_dataset
@@ -277,7 +301,7 @@ def load_multimodal(config: Any) -> tuple[Any, list[Modality]]:
         raise DatasetError(f"dataset {config.dataset!r} has no face vectors; task 'multimodal' reads ravdess-av "
                            "(or a dataset whose samples carry extra['face'])")
     build = {"audio": lambda: _audio(config, dataset, cache), "face": lambda: _face(dataset, cache),
-             "mocap": lambda: _mocap(config, dataset)}
+             "mocap": lambda: _mocap(config, dataset), "text": lambda: _text(dataset)}
     mods = [build[name]() for name in config.modalities]
     anything = np.any([m.present for m in mods], axis=0)
     if not anything.all():
