@@ -141,6 +141,9 @@ def tune(
     fusion: Optional[str] = typer.Option(
         None, help="Multimodal: the final system, late_aquila, late_equal, stacking, intermediate, early, or search "
                    "(the style chosen by one joint search with every modality's hyperparameters)."),
+    early_frames: Optional[int] = typer.Option(
+        None, "--early-frames", help="Multimodal early fusion: align every modality's frames to N steps and "
+                                     "concatenate per step (for sa_lstm); 0 = clip vectors."),
     seed: Optional[int] = typer.Option(None, help="Seed of everything."),
     out: Optional[str] = typer.Option(None, help="Run directory."),
     no_progress: bool = typer.Option(False, "--no-progress", help="Hide progress bars."),
@@ -170,6 +173,8 @@ def tune(
         overrides["modalities"] = _split_csv(modalities)
     if fusion is not None:
         overrides["fusion"] = fusion
+    if early_frames is not None:
+        overrides["early_frames"] = early_frames
     if no_progress:
         overrides["progress"] = False
     if encoding is not None:

@@ -88,6 +88,7 @@ class TuneConfig:
     # multimodal (task "multimodal"): `features` are the audio features
     modalities: list[str] = field(default_factory=lambda: ["audio", "face"])
     fusion: str = "early"  # the best measured on ravdess-av-dev (bench/README.md, Fusion)
+    early_frames: int = 0  # early fusion: 0 = clip vectors concatenated; N = frames aligned to N steps (sa_lstm)
     # model and search
     model: str | None = None  # None: the task's default (_TASK_DEFAULTS)
     preset: str | None = None
@@ -174,6 +175,8 @@ class TuneConfig:
                 raise ConfigError(f"modalities must be among {MODALITIES}, got {self.modalities!r}")
             if self.fusion not in FUSIONS:
                 raise ConfigError(f"fusion must be one of {FUSIONS}, got {self.fusion!r}")
+            if isinstance(self.early_frames, bool) or not isinstance(self.early_frames, int) or self.early_frames < 0:
+                raise ConfigError(f"early_frames must be an int >= 0 (0: clip vectors), got {self.early_frames!r}")
         if self.normalize not in _NORMALIZE:
             raise ConfigError(f"normalize must be one of {_NORMALIZE}, got {self.normalize!r}")
         if not (isinstance(self.max_seconds, (int, float)) and self.max_seconds > 0):

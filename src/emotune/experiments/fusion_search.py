@@ -115,7 +115,7 @@ def _fused(run: dict, style: str) -> tuple[Any, Any]:
     the concatenated vectors."""
     config = run["config"]
     if style != "intermediate":
-        return config, run["concat"]
+        return config, run.get("concat_early") or run["concat"]
     concat = run.get("concat_frames", run["concat"])
     fixed = {**config.fixed_params, "modality_dims": concat.modality_dims, "modality_steps": concat.modality_steps}
     return dataclasses.replace(config, model="fusion_mlp", preset=None, fixed_params=fixed), concat
@@ -148,7 +148,7 @@ def _cross_fit(style: str, probas: list[np.ndarray], y: np.ndarray, present: np.
 def _late_val(run: dict, groups: dict, train_idx: np.ndarray, val_idx: np.ndarray, style: str,
               seed: int) -> tuple[np.ndarray, dict[str, int]]:
     from emotune.experiments.multimodal import _uniform_where_missing
-    from emotune.experiments.multimodal_inputs import VectorInputs
+    from emotune.experiments.multimodal_inputs import single_inputs
     from emotune.experiments.objective import fit_and_score
     from emotune.models.fusion import late_fusion
 
@@ -160,7 +160,8 @@ def _late_val(run: dict, groups: dict, train_idx: np.ndarray, val_idx: np.ndarra
         if len(tr) == 0 or len(va) == 0:
             probas.append(np.full((len(val_idx), n_classes), 1.0 / n_classes, np.float32))
             continue
-        _, proba, result, _ = fit_and_score(config, VectorInputs(m, run["normalize"], run["groups"]), n_classes,
+        _, proba, result, _ = fit_and_score(config, single_inputs(m, run["normalize"], run["groups"],
+                                                                  config.early_frames), n_classes,
                                             _params_for(groups, m.name), tr, va, y)
         probas.append(_uniform_where_missing(proba, p[val_idx], n_classes))
         epochs[m.name] = int(result.best_epoch)
@@ -186,7 +187,8 @@ def make_joint_objective(run: dict, folds: Sequence[tuple[np.ndarray, np.ndarray
 
     ``run`` carries ``config``, ``y``, ``groups``, ``mods``, ``n_classes``, ``normalize``, ``concat`` (the
     :class:`~emotune.experiments.multimodal_inputs.ConcatInputs` of the modalities' vectors) and optionally
-    ``concat_frames`` (the same with ``frames=True``, the intermediate model's input). Returns
+    ``concat_frames`` (the same with ``frames=True``, the intermediate model's input) and ``concat_early``
+    (frame-level early fusion's input, when ``config.early_frames > 0``). Returns
     ``(fitness, {"best_epoch", "fusion", "epochs.<component>"...})``.
     """
     from emotune.evaluation.metrics import FITNESS
@@ -224,7 +226,7 @@ def fit_joint(run: dict, params: dict[str, Any], attrs: dict[str, Any], dev_idx:
     ``late_aquila``, the weights (fit on out-of-fold probabilities of ``dev_idx``).
     """
     from emotune.experiments.multimodal import _fit_predict, _oof, _uniform_where_missing
-    from emotune.experiments.multimodal_inputs import VectorInputs
+    from emotune.experiments.multimodal_inputs import single_inputs
     from emotune.models.fusion import aquila_weights, late_fusion, stacking_fit_predict
 
     config, y, n_classes, mods = run["config"], run["y"], run["n_classes"], run["mods"]
@@ -237,7 +239,8 @@ def fit_joint(run: dict, params: dict[str, Any], attrs: dict[str, Any], dev_idx:
         return _fit_predict(cfg, concat, y, n_classes, p, epoch(style), dev_idx, test_idx), info
     test, oof = [], []
     for m in mods:
-        inputs, pm, pres = VectorInputs(m, run["normalize"], run["groups"]), _params_for(groups, m.name), m.present
+        inputs = single_inputs(m, run["normalize"], run["groups"], config.early_frames)
+        pm, pres = _params_for(groups, m.name), m.present
         dev_m, test_m = dev_idx[pres[dev_idx]], test_idx[pres[test_idx]]
         test.append(_uniform_where_missing(_fit_predict(config, inputs, y, n_classes, pm, epoch(m.name), dev_m,
                                                         test_m), pres[test_idx], n_classes))

@@ -15,7 +15,10 @@ Per outer fold (by speaker; the test speakers are never seen by any search):
 3. ``intermediate``: ``fusion_mlp`` (one encoder per modality, trained end to
    end, modality masks and modality dropout) searched and retrained like a model;
 4. ``early``: the concatenated normalised features (plus presence flags) fed to
-   ``config.model``, searched and retrained.
+   ``config.model``, searched and retrained; with ``config.early_frames = N > 0``
+   frame-level instead: every modality's frames aligned to ``N`` steps and
+   concatenated per step (:class:`~emotune.experiments.multimodal_inputs.FrameConcatInputs`),
+   the input of ``sa_lstm`` in the SALSTM-LWARO design.
 
 With ``config.fusion == "search"`` steps 2-4 are replaced by one search over the
 joint space of :mod:`emotune.experiments.fusion_search` (the fusion style as a
@@ -112,7 +115,7 @@ def _uniform_where_missing(proba_rows: np.ndarray, present: np.ndarray, n_classe
 
 def _fold(run: dict, k: int, train_idx, val_idx, test_idx, out: Path) -> dict[str, Any]:
     """Every system on one outer fold: test probabilities, late-fusion weights, timings."""
-    from emotune.experiments.multimodal_inputs import VectorInputs
+    from emotune.experiments.multimodal_inputs import single_inputs
     from emotune.experiments.splitting import fold_seed
 
     config, y, groups, mods, n_classes = run["config"], run["y"], run["groups"], run["mods"], run["n_classes"]
@@ -124,7 +127,7 @@ def _fold(run: dict, k: int, train_idx, val_idx, test_idx, out: Path) -> dict[st
     timing: dict[str, dict[str, float]] = {}
     params_of: dict[str, dict] = {}
     for m in mods:
-        inputs = VectorInputs(m, run["normalize"], groups)
+        inputs = single_inputs(m, run["normalize"], groups, config.early_frames)
         p = m.present
         params, epochs, secs, n = _search(config, inputs, y, groups, train_idx[p[train_idx]], val_idx[p[val_idx]],
                                           n_classes, seed, out, m.name)
@@ -152,7 +155,7 @@ def _fold(run: dict, k: int, train_idx, val_idx, test_idx, out: Path) -> dict[st
 def _fusions(run: dict, k: int, train_idx, val_idx, test_idx, out: Path, probas: dict, oof: dict, timing: dict,
              params_of: dict) -> dict[str, Any]:
     """The fusions of ``run["mods"]`` (whose test and out-of-fold probabilities are in ``probas`` / ``oof``)."""
-    from emotune.experiments.multimodal_inputs import ConcatInputs
+    from emotune.experiments.multimodal_inputs import ConcatInputs, FrameConcatInputs
     from emotune.experiments.splitting import fold_seed
     from emotune.models.fusion import aquila_weights, late_fusion, stacking_fit_predict
 
@@ -175,8 +178,11 @@ def _fusions(run: dict, k: int, train_idx, val_idx, test_idx, out: Path, probas:
                                               seed=config.seed)
     timing["late"] = {"seconds": round(time.time() - t0, 2)}
     for system, model in (("intermediate", "fusion_mlp"), ("early", config.model)):
-        # intermediate: a modality with frames (motion capture) enters as frames for its mocap_cnn encoder
-        concat = ConcatInputs(mods, run["normalize"], groups, frames=system == "intermediate")
+        # intermediate: a modality with frames (motion capture) enters as frames for its mocap_cnn encoder;
+        # early: clip vectors, or (early_frames > 0) every modality's frames aligned and concatenated per step
+        concat = (FrameConcatInputs(mods, run["normalize"], groups, steps=config.early_frames)
+                  if system == "early" and config.early_frames else
+                  ConcatInputs(mods, run["normalize"], groups, frames=system == "intermediate"))
         fixed = dict(config.fixed_params)
         if model == "fusion_mlp":
             fixed["modality_dims"], fixed["modality_steps"] = concat.modality_dims, concat.modality_steps
@@ -194,12 +200,15 @@ def _joint_fold(run: dict, k: int, train_idx, val_idx, test_idx, out: Path, prob
                 params_of: dict) -> dict[str, Any]:
     """``--fusion search``: one search over the fusion style and every model's parameters, then its retrained pipeline."""
     from emotune.experiments.fusion_search import fit_joint, search_joint
-    from emotune.experiments.multimodal_inputs import ConcatInputs
+    from emotune.experiments.multimodal_inputs import ConcatInputs, FrameConcatInputs
     from emotune.experiments.splitting import fold_seed
 
     seed = fold_seed(run["config"].seed, k)
+    steps = run["config"].early_frames
     run = {**run, "concat": ConcatInputs(run["mods"], run["normalize"], run["groups"]),
-           "concat_frames": ConcatInputs(run["mods"], run["normalize"], run["groups"], frames=True)}
+           "concat_frames": ConcatInputs(run["mods"], run["normalize"], run["groups"], frames=True),
+           "concat_early": FrameConcatInputs(run["mods"], run["normalize"], run["groups"], steps=steps) if steps
+           else None}
     params, attrs, secs, n = search_joint(run, train_idx, val_idx, seed, out)
     dev_idx = np.concatenate([train_idx, val_idx])
     probas["search"], info = fit_joint(run, params, attrs, dev_idx, test_idx, seed)

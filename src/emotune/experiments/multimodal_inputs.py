@@ -26,7 +26,10 @@ statistics of the *training* rows that have the modality; missing rows stay
 zero). :class:`ConcatInputs` builds the fused input: every modality's
 normalised block concatenated, followed by the ``M`` presence flags
 (the input of :class:`~emotune.models.fusion.IntermediateFusion`, and of the
-early-fusion model).
+early-fusion model). :class:`FrameConcatInputs` (``early_frames = N > 0``) is
+frame-level early fusion: every modality's frames (audio frame features such as
+MFCC, motion-capture segments, video face frames; a clip vector is repeated)
+aligned to ``N`` steps and concatenated per step, for ``sa_lstm``.
 """
 
 from __future__ import annotations
@@ -39,7 +42,8 @@ import numpy as np
 from emotune.exceptions import DatasetError
 from emotune.experiments.text_inputs import FoldInputs
 
-__all__ = ["Modality", "VectorInputs", "ConcatInputs", "load_multimodal", "pooled_frames"]
+__all__ = ["Modality", "VectorInputs", "ConcatInputs", "FrameConcatInputs", "single_inputs", "load_multimodal",
+           "pooled_frames"]
 
 
 @dataclass
@@ -183,6 +187,59 @@ class ConcatInputs:
                           {"modalities": [p.modality.name for p in self.parts], "level": "clip"})
 
 
+class FrameConcatInputs:
+    """Frame-level early fusion: every modality's frames aligned to ``steps`` and concatenated per step.
+
+    Per sample, a modality with frames contributes its normalised frames (aligned to ``steps`` by
+    :func:`~emotune.models.fusion.early_fusion_frames`), one without contributes its normalised clip vector
+    repeated at every step; the ``M`` presence flags follow at every step. Output float32
+    ``(n, steps, sum F_m + M)`` with an all-True mask: the sequence ``sa_lstm`` (or any frame model) reads.
+    """
+
+    def __init__(self, modalities: Sequence[Modality], normalize: str = "global",
+                 groups: Sequence[str] | None = None, *, steps: int) -> None:
+        if int(steps) < 1:
+            raise DatasetError(f"frame-level early fusion needs steps >= 1, got {steps}")
+        self.parts = [VectorInputs(m, normalize, groups) for m in modalities]
+        self.steps = int(steps)
+
+    def prepare(self) -> None:
+        """Nothing to do; kept for the inputs protocol."""
+
+    def _x(self, train_idx: np.ndarray, idx: np.ndarray) -> np.ndarray:
+        from emotune.models.fusion import early_fusion_frames
+
+        blocks = []
+        for p in self.parts:
+            m = p.modality
+            if m.frames is not None:
+                blocks.append(p.block(train_idx, idx, frames=True).reshape(len(idx), *m.frames.shape[1:]))
+            else:
+                blocks.append(p.block(train_idx, idx))
+        flags = np.stack([p.modality.present[idx] for p in self.parts], axis=1).astype(np.float32)
+        return np.stack([early_fusion_frames([b[r] for b in blocks] + [flags[r]], self.steps)
+                         for r in range(len(idx))]).astype(np.float32)
+
+    def build(self, train_idx: np.ndarray, eval_idx: np.ndarray, params: dict[str, Any]) -> FoldInputs:
+        from emotune.models.inputs import InputSpec
+
+        x_train, x_eval = self._x(train_idx, train_idx), self._x(train_idx, eval_idx)
+        spec = InputSpec(kind="frames", feature_dim=int(x_train.shape[2]), max_len=max(self.steps, 512))
+        mask = lambda x: np.ones(x.shape[:2], bool)  # noqa: E731  (every step is real after alignment)
+        return FoldInputs(x_train, mask(x_train), x_eval, mask(x_eval), spec,
+                          {"modalities": [p.modality.name for p in self.parts], "level": "frames",
+                           "steps": self.steps})
+
+
+def single_inputs(modality: Modality, normalize: str, groups: Sequence[str] | None, early_frames: int = 0) -> Any:
+    """One modality's inputs for its own model: its vector (:class:`VectorInputs`), or with
+    ``early_frames > 0`` the modality alone as an aligned frame sequence (:class:`FrameConcatInputs`), so a
+    frame-only model such as ``sa_lstm`` reads every modality the way it reads their early fusion."""
+    if early_frames:
+        return FrameConcatInputs([modality], normalize, groups, steps=early_frames)
+    return VectorInputs(modality, normalize, groups)
+
+
 def _audio(config: Any, dataset: Any, cache: Any) -> Modality:
     from emotune.experiments.speech_inputs import speech_features
 
@@ -198,10 +255,26 @@ def _audio(config: Any, dataset: Any, cache: Any) -> Modality:
     present = np.zeros(len(dataset), bool)
     for i, v in vecs.items():
         x[i], present[i] = v, True
-    return Modality("audio", x, present)
+    steps = int(getattr(config, "early_frames", 0) or 0)
+    frames = {i: f for i, f in zip(have, feats) if f is not None and f.ndim == 2}
+    return Modality("audio", x, present, _aligned(frames, len(dataset), steps) if steps and frames else None)
 
 
-def _face(dataset: Any, cache: Any) -> Modality:
+def _aligned(frames: dict[int, np.ndarray], n: int, steps: int) -> np.ndarray:
+    """Per-sample frames ``{i: (T_i, F)}`` (or ``(F,)`` vectors, repeated) aligned to ``steps``: float32 ``(n, steps, F)``."""
+    from emotune.models.fusion import align_frames
+
+    dim = next(iter(frames.values())).shape[-1]
+    out = np.zeros((n, steps, dim), np.float32)
+    for i, f in frames.items():
+        out[i] = align_frames(f, steps)
+    return out
+
+
+def _face(dataset: Any, cache: Any, steps: int = 0) -> Modality:
+    """Per-clip face vectors; with ``steps > 0`` and videos, also their sampled frames aligned to ``steps``
+    (clips with only a vector repeat it)."""
+    video_frames: dict[int, np.ndarray] = {}
     vecs = {i: np.asarray(s.extra["face"], np.float32) for i, s in enumerate(dataset.samples)
             if s.extra.get("face") is not None}
     from_video = [i for i, s in enumerate(dataset.samples) if i not in vecs and s.video_path]
@@ -210,6 +283,7 @@ def _face(dataset: Any, cache: Any) -> Modality:
 
         feats, _ = video_face_features([dataset.samples[i].video_path for i in from_video], cache=cache)
         vecs.update({i: f.mean(axis=0) for i, f in zip(from_video, feats) if f is not None})
+        video_frames = {i: f for i, f in zip(from_video, feats) if f is not None}
     if not vecs:
         raise DatasetError(f"dataset {dataset.name!r}: no sample has a face vector (extra['face'])")
     dim = len(next(iter(vecs.values())))
@@ -220,7 +294,8 @@ def _face(dataset: Any, cache: Any) -> Modality:
             raise DatasetError(f"dataset {dataset.name!r}: sample {dataset.samples[i].id!r} has a face vector of "
                                f"shape {v.shape}, the others ({dim},)")
         x[i], present[i] = v, True
-    return Modality("face", x, present)
+    frames = _aligned({**vecs, **video_frames}, len(dataset), steps) if steps and video_frames else None
+    return Modality("face", x, present, frames)
 
 
 def pooled_frames(frames: np.ndarray) -> np.ndarray:
@@ -300,7 +375,7 @@ def load_multimodal(config: Any) -> tuple[Any, list[Modality]]:
     if "face" in config.modalities and not all("face" in s.extra or s.video_path for s in dataset.samples):
         raise DatasetError(f"dataset {config.dataset!r} has no face vectors; task 'multimodal' reads ravdess-av "
                            "(or a dataset whose samples carry extra['face'])")
-    build = {"audio": lambda: _audio(config, dataset, cache), "face": lambda: _face(dataset, cache),
+    build = {"audio": lambda: _audio(config, dataset, cache), "face": lambda: _face(dataset, cache, config.early_frames),
              "mocap": lambda: _mocap(config, dataset), "text": lambda: _text(dataset)}
     mods = [build[name]() for name in config.modalities]
     anything = np.any([m.present for m in mods], axis=0)
