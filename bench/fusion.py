@@ -23,6 +23,8 @@ Usage::
 
     .venv/bin/python bench/fusion.py --out bench/out/fusion.json
     .venv/bin/python bench/fusion.py --fusion search --normalize speaker --out bench/out/fusion_search.json
+    .venv/bin/python bench/fusion.py --features mfcc --normalize speaker --model sa_lstm --preset cpu \
+        --early-frames 100 --fusion early --out bench/out/fusion_early_frames.json
 """
 
 from __future__ import annotations
@@ -46,7 +48,8 @@ def run_one(args, features: str, normalize: str, out: Path) -> dict:
     t0 = time.time()
     cfg = TuneConfig(task="multimodal", dataset="ravdess-av", data_dir=str(DATA / "ravdess-av-dev"),
                      features=features, normalize=normalize, model=args.model, modalities=["audio", "face"],
-                     fusion=args.fusion, outer_cv=args.outer_cv, trials=args.trials, optimizer=args.optimizer,
+                     fusion=args.fusion, early_frames=args.early_frames, preset=args.preset,
+                     outer_cv=args.outer_cv, trials=args.trials, optimizer=args.optimizer,
                      epochs=args.epochs, patience=args.patience, seed=args.seed, out=str(out), progress=False)
     result = run_tune(cfg, if_exists="overwrite")  # a rerun replaces its own run folder
     rows = []
@@ -74,6 +77,9 @@ def main(argv=None) -> int:
     ap.add_argument("--model", default="mlp")
     ap.add_argument("--fusion", default="late_aquila",
                     help="late_aquila (any fixed style: every fixed fusion is scored) or search (the joint search only)")
+    ap.add_argument("--preset", default=None, help="a named search space of --model (e.g. sa_lstm's cpu)")
+    ap.add_argument("--early-frames", type=int, default=0,
+                    help="frame-level early fusion: frames aligned to N steps (with a frame model, e.g. sa_lstm)")
     ap.add_argument("--outer-cv", default="group:4")
     ap.add_argument("--trials", type=int, default=10)
     ap.add_argument("--optimizer", default="lwaro")
@@ -89,7 +95,8 @@ def main(argv=None) -> int:
     record = {"args": {k: str(v) for k, v in vars(args).items()}, "runs": []}
     for features in args.features:
         for normalize in args.normalize:
-            tag = f"{features}_{normalize}" + ("_search" if args.fusion == "search" else "")
+            tag = (f"{features}_{normalize}" + ("_search" if args.fusion == "search" else "")
+                   + (f"_{args.model}_frames{args.early_frames}" if args.early_frames else ""))
             run = run_one(args, features, normalize, args.out.parent / "fusion_runs" / tag)
             record["runs"].append(run)
             args.out.write_text(json.dumps(record, indent=1))
