@@ -70,8 +70,8 @@ def test_mocap_modality_loads_200_segments_and_their_pooled_vector(tmp_path):
 
 
 def test_intermediate_fusion_reads_frame_blocks_with_the_mocap_cnn_body():
-    """Frames rising vs falling in time have the same pooled mean and std: only an encoder that reads the frames
-    (mocap_cnn's convolutions) can tell them apart."""
+    """Frames rising vs falling in time have the same pooled mean and std: the frame block reaches the model as
+    frames, through the mocap_cnn body (convolutions over time), which tells them apart."""
     from emotune.models import build_model
     from emotune.models.inputs import InputSpec
     from emotune.training import TensorSplit, TrainConfig, predict_proba, train
