@@ -81,3 +81,31 @@ def test_the_joint_search_picks_by_validation_fitness_and_fit_joint_retrains_the
     late, info = fit_joint(run, {**params, "fusion": "late_aquila"}, attrs, idx[:128], idx[128:], seed=0)
     assert late.shape == (32, 2) and sum(info["weights"]) == pytest.approx(1.0)
     np.testing.assert_allclose(late.sum(axis=1), 1.0, atol=1e-6)
+
+
+@pytest.mark.slow
+def test_tune_multimodal_fusion_search_end_to_end(tmp_path):
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    from emotune.experiments.tune import run_tune
+
+    spec = importlib.util.spec_from_file_location("_mocap_streams", Path(__file__).parent / "test_multimodal_mocap.py")
+    streams = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(streams)
+    manifest = streams.make_mocap_manifest(tmp_path / "data", speakers=6, per_speaker=6)
+    cfg = TuneConfig(task="multimodal", dataset="manifest", data_dir=str(manifest), modalities=["face", "mocap"],
+                     fusion="search", outer_cv="group:3", trials=3, epochs=10, patience=10, optimizer="random",
+                     out=str(tmp_path / "run"), cache_dir=str(tmp_path / "cache"), progress=False)
+    result = run_tune(cfg)
+    saved = json.loads((tmp_path / "run" / "result.json").read_text())
+    assert set(saved["fusion_metrics"]) == {"search"} and saved["test_metrics"] == saved["fusion_metrics"]["search"]
+    assert set(saved["modality_metrics"]) == {"face", "mocap"}
+    chosen = [f["chosen_fusion"] for f in saved["folds"]]
+    assert len(chosen) == 3 and all(c in JOINT_STYLES for c in chosen)
+    for fold, c in zip(saved["folds"], chosen):
+        assert fold["best_params"]["search"]["fusion"] == c
+        assert (tmp_path / "run" / f"fold_{fold['fold']}" / "trials_search.csv").exists()
+    assert "chosen by the joint search per fold: " + ", ".join(chosen) in (tmp_path / "run" / "report.md").read_text()
+    assert result["gain"]["best_fusion"] == "search"

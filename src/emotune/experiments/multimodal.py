@@ -136,15 +136,16 @@ def _fold(run: dict, k: int, train_idx, val_idx, test_idx, out: Path) -> dict[st
         dev_m, test_m = dev_idx[p[dev_idx]], test_idx[p[test_idx]]
         probas[m.name] = _uniform_where_missing(
             _fit_predict(config, inputs, y, n_classes, params, epochs, dev_m, test_m), p[test_idx], n_classes)
-        oof[m.name] = _uniform_where_missing(
-            _oof(config, inputs, y, groups, n_classes, params, epochs, dev_m, seed), p[dev_idx], n_classes)
+        if config.fusion != "search":  # out-of-fold probabilities feed the fixed late fusions only
+            oof[m.name] = _uniform_where_missing(
+                _oof(config, inputs, y, groups, n_classes, params, epochs, dev_m, seed), p[dev_idx], n_classes)
         run["say"](f"fold {k + 1}: {m.name} alone searched ({n} trials, {secs:.0f} s)")
     r = _fusions(run, k, train_idx, val_idx, test_idx, out, probas, oof, timing, params_of)
     kept = run.get("without_text")
     if kept:  # the same fusions without the text modality (scripted text: see evaluation.text_honesty)
         sub = {**run, "mods": [m for m in mods if m.name in kept]}
         s = _fusions(sub, k, train_idx, val_idx, test_idx, out / "without_text", {n: probas[n] for n in kept},
-                     {n: oof[n] for n in kept}, {}, {})
+                     {n: oof[n] for n in kept if n in oof}, {}, {})
         for key in ("probas", "timing", "params", "weights"):
             r[key].update({f"{name}{NO_TEXT}": v for name, v in s[key].items() if name not in kept})
         if "chosen" in s:
