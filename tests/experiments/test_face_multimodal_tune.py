@@ -27,7 +27,7 @@ def test_face_inputs_use_training_statistics_only():
 def test_face_task_defaults():
     cfg = TuneConfig(task="face", dataset="ckplus")
     assert cfg.features == "mx_hog" and cfg.model == "linear" and cfg.resolved_outer_cv() == "group:5"
-    assert cfg.cv == "group:3" and TuneConfig(task="face", cv="holdout").cv == "holdout"
+    assert cfg.cv == "group:5" and TuneConfig(task="face", cv="holdout").cv == "holdout"
     assert TuneConfig(task="speech").cv == TuneConfig(task="text").cv == "holdout"
     cfg = TuneConfig(task="multimodal", dataset="ravdess-av", modalities=["audio", "face"], fusion="stacking")
     assert cfg.features == "egemaps" and cfg.model == "mlp"

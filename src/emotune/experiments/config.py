@@ -37,12 +37,12 @@ of one joint search space with every modality's hyperparameters (:mod:`emotune.e
 
 # task -> (default features, default model) when the config leaves them unset (None)
 # speech: Whisper-base pooled states + MLP with speaker enrolment measured best on CREMA-D (bench/README.md, Speech)
-# face: mirror-averaged mini-Xception + HOG into a linear softmax head, searched by 3 folds by subject
+# face: mirror-averaged mini-Xception + HOG into a linear softmax head, searched by 5 folds by subject
 # (bench/README.md, Faces: the best measured on ckplus48-dev; a 40-image hold-out was too noisy to choose by)
 _TASK_DEFAULTS = {"text": ("tokens", "sa_lstm"), "face": ("mx_hog", "linear"),
                   "multimodal": ("egemaps", "mlp"), "speech": ("whisper_base_pooled", "mlp")}
 
-_TASK_CV = {"face": "group:3"}
+_TASK_CV = {"face": "group:5"}
 """task -> the search's ``cv`` when the config leaves it unset (None); every other task: ``holdout``."""
 
 _TASKS = ("text", "speech", "face", "multimodal")
