@@ -36,7 +36,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from emotune.exceptions import ConfigError, TrialFailed
+from emotune.exceptions import ConfigError, EmotuneError, TrialFailed
 from emotune.search.spaces import Categorical, Space
 
 __all__ = ["JOINT_STYLES", "joint_space", "split_params", "make_joint_objective", "fit_joint", "joint_defaults",
@@ -131,7 +131,7 @@ def _cross_fit(style: str, probas: list[np.ndarray], y: np.ndarray, present: np.
     by = None if groups is not None and len(np.unique(groups)) >= 2 else "sample"
     try:
         halves = kfold_splits(y, groups, k=2, seed=seed, by=by)
-    except Exception:  # too few samples of a class to cut the validation rows in two: fit on all of them
+    except (ValueError, EmotuneError):  # too few samples of a class to cut the validation rows in two: fit on all
         halves = [(np.arange(len(y)), np.arange(len(y)))]
     for fit, score in halves:
         if style == "late_aquila":
