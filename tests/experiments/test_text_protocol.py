@@ -80,6 +80,7 @@ def test_unknown_reference_is_a_config_error():
         TuneConfig(references=["bert_logreg"])
 
 
+@pytest.mark.slow
 def test_halving_pruner_stops_text_trials_at_a_rung(tmp_path, cache_dir):
     """`emotune tune --pruner halving` on a trainer reporting per epoch: some trials stop at rung 1 or 3."""
     result = run_tune(_config(tmp_path, cache_dir, pruner="halving", trials=8, epochs=9, patience=9,
