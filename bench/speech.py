@@ -231,6 +231,7 @@ def run_one(job: dict[str, Any]) -> dict[str, Any]:
         record["error"] = f"{type(exc).__name__}: {exc}"
         record["traceback"] = traceback.format_exc(limit=8)
     else:
+        result = _with_folds(result)
         test = result["test_metrics"]
         record.update(
             n_clips=result["data"]["n_test"],
@@ -255,6 +256,21 @@ def run_one(job: dict[str, Any]) -> dict[str, Any]:
     record["wall_seconds"] = round(time.perf_counter() - t0, 2)
     record["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1)  # KiB on Linux
     return record
+
+
+def _with_folds(result: dict[str, Any]) -> dict[str, Any]:
+    """``result`` with the per-fold keys of an outer-fold run; a single split (``--outer-cv holdout``) is one fold."""
+    if "fold_metrics" in result:
+        return result
+    from emotune.evaluation.metrics import aggregate
+
+    refs = [row for row in [result["baseline_metrics"], *result["reference_metrics"]] if row]
+    test = result["test_metrics"]
+    return {**result, "fold_metrics": aggregate([test]),
+            "fold_reference_metrics": {row["name"]: aggregate([row]) for row in refs},
+            "folds": [{"fold": 1, "best_params": result["best_params"], "best_fitness": result["best_fitness"],
+                       "test_metrics": {m: test[m] for m in ("accuracy", "macro_f1", "unweighted_accuracy",
+                                                             "weighted_accuracy", "roc_auc") if m in test}}]}
 
 
 def actor_manifest(data_dir: Path, actors: list[str], out: Path) -> Path:
