@@ -67,3 +67,11 @@ def test_report_shows_whether_the_fold_spread_can_rank_the_trials(tmp_path):
     assert "the ranking of the top two is meaningful" in text
     text = write_report(tmp_path, _result(0.6, 0.5), TRIALS).read_text()
     assert "`cv: K`" in text
+
+
+def test_report_counts_trials_per_outer_fold(tmp_path):
+    folds = [{"fold": k + 1} for k in range(5)]
+    trials = [{"id": i, "state": "complete", "value": 0.5} for i in range(5)]
+    text = write_report(tmp_path, _result(0.6, 0.5, folds=folds), trials).read_text()
+    assert "5 trials over 5 outer folds (1 per fold)" in text
+    assert "ga**, 2 trials," in write_report(tmp_path, _result(0.6, 0.5), TRIALS).read_text()

@@ -75,6 +75,16 @@ def _ranking_lines(trials: Sequence[dict[str, Any]], fitness: Any) -> list[str]:
     ]
 
 
+def _trial_count(trials: Sequence[dict[str, Any]], result: dict[str, Any]) -> str:
+    """``"12 trials"``, or ``"60 trials over 5 outer folds (12 per fold)"`` for an outer-CV run."""
+    folds = result.get("folds") or []
+    if len(folds) < 2:
+        return f"{len(trials)} trials"
+    per_fold = len(trials) / len(folds)
+    each = f"{per_fold:g} per fold" if per_fold == int(per_fold) else "per fold: see each fold's report"
+    return f"{len(trials)} trials over {len(folds)} outer folds ({each})"
+
+
 def write_report(run_dir: str | Path, result: dict[str, Any], trials: Sequence[dict[str, Any]]) -> Path:
     """Write ``run_dir/report.md``; PNGs named in ``result["plots"]`` are linked.
 
@@ -94,7 +104,7 @@ def write_report(run_dir: str | Path, result: dict[str, Any], trials: Sequence[d
         lines.append(f"> Normalisation: {protocol['normalization']}\n")
     lines.append(f"# emotune run: {cfg.get('task', '?')} / {cfg.get('dataset', '?')} / {cfg.get('model', '?')}\n")
     lines.append(
-        f"Optimizer **{cfg.get('optimizer')}**, {len(trials)} trials, fitness **{cfg.get('fitness')}** "
+        f"Optimizer **{cfg.get('optimizer')}**, {_trial_count(trials, result)}, fitness **{cfg.get('fitness')}** "
         f"on validation ({protocol.get('search', cfg.get('cv'))}); seed {cfg.get('seed')}. "
         f"The test split ({protocol.get('test', 'held out')}) was fixed before the search and never seen by it.\n"
     )
