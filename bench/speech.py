@@ -524,6 +524,11 @@ def throughput_table(rows: list[dict[str, Any]], title: str) -> Table:
     return table
 
 
+def _corpus_name(dataset: str) -> str:
+    """The corpus a table title names: ``audio-csv`` here is a manifest of CREMA-D actors (``--actors``)."""
+    return "CREMA-D" if dataset in ("crema-d", "audio-csv") else dataset
+
+
 def show(payload: dict[str, Any], console: Console) -> None:
     """The tables of a saved payload: throughput, then one accuracy table per clip subset."""
     if payload.get("throughput"):
@@ -650,9 +655,10 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(payload, indent=1, default=str))
     else:
         if throughput is not None:
-            console.print(throughput_table(throughput, f"feature extraction, {args.throughput_files} CREMA-D clips"))
+            console.print(throughput_table(throughput, f"feature extraction, {args.throughput_files} "
+                                                       f"{_corpus_name(args.dataset)} clips"))
         if records is not None:
-            title = (f"CREMA-D ({args.limit or 'all'} clips), outer {args.outer_cv} by actor: "
+            title = (f"{_corpus_name(args.dataset)} ({args.limit or 'all'} clips), outer {args.outer_cv} by actor: "
                      f"UA / WA / macro-F1 mean ± std over folds")
             console.print(accuracy_table(records, title))
             for r in records:
