@@ -75,6 +75,15 @@ def test_mpnet_reference_row_uses_the_mpnet_vectors():
                                           np.arange(60), np.arange(60, 80), ["neg", "pos"])] == ["tfidf_logreg"]
 
 
+def test_a_model_on_mpnet_vectors_is_judged_against_mpnet_logreg_too():
+    y = np.array([0, 1] * 40)
+    for features, expected in (("mpnet_pooled", ["tfidf_logreg", "minilm_logreg", "mpnet_logreg"]),
+                               ("minilm_pooled", ["tfidf_logreg", "minilm_logreg"])):
+        config = TuneConfig(task="text", features=features, progress=False)
+        rows = _baselines(config, _Dataset(len(y)), _Inputs(y), y, np.arange(60), np.arange(60, 80), ["neg", "pos"])
+        assert [r["name"] for r in rows] == expected
+
+
 def test_unknown_reference_is_a_config_error():
     with pytest.raises(ValueError, match="references must be among"):
         TuneConfig(references=["bert_logreg"])

@@ -452,6 +452,18 @@ def _normalization(run: dict, enrolments: list) -> str | None:
     return describe(enrolments) if describe is not None else None
 
 
+def _text_references(config) -> set[str]:
+    """The text reference rows to fit: ``config.references``, plus MPNet + LR when the model reads MPNet vectors.
+
+    Like with like: a model on MPNet vectors is judged against logistic regression on the same vectors (already
+    computed for the model, so the row costs one LR fit), not only against the weaker MiniLM + LR.
+    """
+    wanted = set(config.references)
+    if str(config.features or "").startswith("mpnet"):
+        wanted.add("mpnet_logreg")
+    return wanted
+
+
 def _baselines(config, dataset, inputs, y, dev_idx, test_idx, labels) -> list[dict[str, Any]]:
     """Reference rows on the same split (first one is ``baseline_metrics``)."""
     from emotune.evaluation.baselines import tfidf_logreg
@@ -464,8 +476,9 @@ def _baselines(config, dataset, inputs, y, dev_idx, test_idx, labels) -> list[di
         texts = dataset.texts
         proba = tfidf_logreg([texts[i] for i in dev_idx], y[dev_idx], [texts[i] for i in test_idx], seed=config.seed)
         rows.append({"name": "tfidf_logreg", **classification_metrics(y[test_idx], proba, labels), "_proba": proba})
+        wanted = _text_references(config)
         for name in ("minilm_logreg", "mpnet_logreg"):  # frozen sentence vectors + LR, when asked for
-            if name not in config.references:
+            if name not in wanted:
                 continue
             vectors = inputs.sentence_vectors(encoder=name.split("_")[0])
             proba = embedding_logreg(vectors[dev_idx], y[dev_idx], vectors[test_idx], seed=config.seed)
