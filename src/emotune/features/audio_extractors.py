@@ -184,7 +184,8 @@ _register(
 _register(AudioExtractor("egemaps", egemaps_functionals, level="clip", dim=_EGEMAPS_FUNCTIONALS, libraries=("opensmile",)))
 _register(AudioExtractor("egemaps_lld", egemaps_lld, level="frames", dim=_EGEMAPS_LLD, libraries=("opensmile",)))
 # whisper / whisper_pooled: tiny, padded 30 s windows (Whisper's own input); whisper_base / whisper_base_pooled:
-# base, run on each clip's own frames (window="clip", 10-16x faster on short clips; bench/README.md, Speech)
+# base, run on each clip's own frames (window="clip", 10-16x faster on short clips but 3.3 UA points [1.0, 5.3]
+# less accurate than padded windows on RAVDESS dev: bench/README.md, Speech, "clip's own length vs padded")
 for _name, _func, _level, _dim, _size, _window in (
     ("whisper", _whisper_frames, "frames", _whisper_dim, "tiny", "padded"),
     ("whisper_pooled", _whisper_pooled, "clip", _whisper_pooled_dim, "tiny", "padded"),
