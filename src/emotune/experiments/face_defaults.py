@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+from emotune.experiments.task_defaults import fill_task_defaults
+
 __all__ = ["FACE_DEFAULTS", "with_face_defaults"]
 
 FACE_DEFAULTS: Mapping[str, Any] = {
@@ -33,9 +35,4 @@ FACE_DEFAULTS: Mapping[str, Any] = {
 
 def with_face_defaults(data: Mapping[str, Any]) -> dict[str, Any]:
     """``data`` (flags or YAML keys) with :data:`FACE_DEFAULTS` filled in when the task is face."""
-    out = dict(data)
-    if out.get("task") != "face":
-        return out
-    for key, value in FACE_DEFAULTS.items():
-        out.setdefault(key, value)
-    return out
+    return fill_task_defaults(data, "face", FACE_DEFAULTS)

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+from emotune.experiments.task_defaults import fill_task_defaults
+
 __all__ = ["TEXT_DEFAULTS", "with_text_defaults"]
 
 TEXT_DEFAULTS: Mapping[str, Any] = {
@@ -33,9 +35,4 @@ TEXT_DEFAULTS: Mapping[str, Any] = {
 
 def with_text_defaults(data: Mapping[str, Any]) -> dict[str, Any]:
     """``data`` (flags or YAML keys) with :data:`TEXT_DEFAULTS` filled in when the task is text."""
-    out = dict(data)
-    if out.get("task", "text") != "text":
-        return out
-    for key, value in TEXT_DEFAULTS.items():
-        out.setdefault(key, value)
-    return out
+    return fill_task_defaults(data, "text", TEXT_DEFAULTS, assumed_task="text")
