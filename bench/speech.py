@@ -88,7 +88,7 @@ DATA_DIR = ROOT.parent / "shared" / "data" / "crema-d-dev"
 DATASET = "crema-d"
 MODELS = ("mlp", "cnn_bilstm", "sa_lstm")
 FEATURES = ("mfcc", "logmel", "egemaps", "egemaps_lld", "whisper", "whisper_pooled", "whisper_base",
-            "whisper_base_pooled")
+            "whisper_base_pooled", "whisper_base_fast", "whisper_base_pooled_fast")
 NORMALIZE = ("global", "speaker", "none", "auto")
 METRICS = ("unweighted_accuracy", "weighted_accuracy", "macro_f1")
 ANCHORS = {

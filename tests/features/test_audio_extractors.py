@@ -23,6 +23,8 @@ def test_registry_holds_the_documented_extractors() -> None:
         "whisper_pooled": ("clip", 768),
         "whisper_base": ("frames", 512),
         "whisper_base_pooled": ("clip", 1024),
+        "whisper_base_fast": ("frames", 512),
+        "whisper_base_pooled_fast": ("clip", 1024),
     }
     assert set(AUDIO_FEATURES.names()) == set(expected)
     for name, (level, dim) in expected.items():

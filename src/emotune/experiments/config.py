@@ -25,7 +25,7 @@ Word2Vec, frozen MiniLM token states (frames), or pooled MiniLM sentence vectors
 ``mpnet``/``mpnet_pooled`` the same from all-mpnet-base-v2 (optional, ``make mpnet``)."""
 
 SPEECH_FEATURES = ("mfcc", "logmel", "egemaps", "egemaps_lld", "whisper", "whisper_pooled", "whisper_base",
-                   "whisper_base_pooled")
+                   "whisper_base_pooled", "whisper_base_fast", "whisper_base_pooled_fast")
 
 MODALITIES = ("audio", "face", "mocap", "text")
 """Modalities of task ``multimodal`` (``face``: the per-clip Action Unit / OpenFace vector; ``mocap``: the motion-capture

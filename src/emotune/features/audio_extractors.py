@@ -5,7 +5,7 @@ of :mod:`emotune.features.whisper`) to its parameters, output level and width,
 and to what its cache key depends on. :data:`AUDIO_FEATURES` holds the presets
 the CLI and YAML configs name (``mfcc``, ``logmel``, ``egemaps``,
 ``egemaps_lld``, ``whisper``, ``whisper_pooled``, ``whisper_base``,
-``whisper_base_pooled``); :func:`make_audio_extractor` returns one with some parameters changed.
+``whisper_base_pooled`` and the clip-length ``whisper_base_fast`` / ``whisper_base_pooled_fast``); :func:`make_audio_extractor` returns one with some parameters changed.
 """
 
 from __future__ import annotations
@@ -183,14 +183,18 @@ _register(
 )
 _register(AudioExtractor("egemaps", egemaps_functionals, level="clip", dim=_EGEMAPS_FUNCTIONALS, libraries=("opensmile",)))
 _register(AudioExtractor("egemaps_lld", egemaps_lld, level="frames", dim=_EGEMAPS_LLD, libraries=("opensmile",)))
-# whisper / whisper_pooled: tiny, padded 30 s windows (Whisper's own input); whisper_base / whisper_base_pooled:
-# base, run on each clip's own frames (window="clip", 10-16x faster on short clips but 3.3 UA points [1.0, 5.3]
-# less accurate than padded windows on RAVDESS dev: bench/README.md, Speech, "clip's own length vs padded")
+# whisper / whisper_pooled: tiny; whisper_base / whisper_base_pooled: base. All four run Whisper's own input,
+# zero-padded 30 s windows: on RAVDESS dev the clip-length path was 3.3 UA points [1.0, 5.3] less accurate
+# (bench/README.md, Speech, "clip's own length vs padded"), so by issue 8's rule ("use the faster path if
+# accuracy holds") it is not the default. whisper_base_fast / whisper_base_pooled_fast run base on each clip's
+# own frames (window="clip"): about 11x faster on 2-4 s clips, for users who trade those points for speed.
 for _name, _func, _level, _dim, _size, _window in (
     ("whisper", _whisper_frames, "frames", _whisper_dim, "tiny", "padded"),
     ("whisper_pooled", _whisper_pooled, "clip", _whisper_pooled_dim, "tiny", "padded"),
-    ("whisper_base", _whisper_frames, "frames", _whisper_dim, "base", "clip"),
-    ("whisper_base_pooled", _whisper_pooled, "clip", _whisper_pooled_dim, "base", "clip"),
+    ("whisper_base", _whisper_frames, "frames", _whisper_dim, "base", "padded"),
+    ("whisper_base_pooled", _whisper_pooled, "clip", _whisper_pooled_dim, "base", "padded"),
+    ("whisper_base_fast", _whisper_frames, "frames", _whisper_dim, "base", "clip"),
+    ("whisper_base_pooled_fast", _whisper_pooled, "clip", _whisper_pooled_dim, "base", "clip"),
 ):
     _register(
         AudioExtractor(
