@@ -58,6 +58,34 @@ def test_cache_hits_on_second_extraction_and_misses_when_settings_change(
     assert func.calls == 12
 
 
+class _NoisyNeighbour(_Counting):
+    """Counts its calls and, like another process sharing the cache, writes two unrelated entries per call."""
+
+    def __init__(self, cache: FeatureCache) -> None:
+        super().__init__()
+        self.cache = cache
+
+    def __call__(self, y: np.ndarray, *, sr: int, scale: float = 1.0) -> np.ndarray:
+        for k in range(2):
+            self.cache.put(FeatureCache.key("someone else", self.calls, k), np.zeros(3, np.float32))
+        return super().__call__(y, sr=sr, scale=scale)
+
+
+def test_counts_are_this_calls_own_hits_and_computations(
+    tmp_path: Path, crema_clips: list[Path], bad_files: dict[str, Path]
+) -> None:
+    cache = FeatureCache(tmp_path / "cache")
+    func = _NoisyNeighbour(cache)
+    ext = AudioExtractor("duration", func, level="clip", dim=2, params={"scale": 1.0})
+    extract_features(crema_clips[:1], ext, cache=cache, workers=1, progress=False)
+    counts: dict[str, int] = {}
+    paths = [*crema_clips, bad_files["text"]]
+    _, errors = extract_features(paths, ext, cache=cache, workers=1, on_error="skip", progress=False, counts=counts)
+    # 1 hit, 2 computed, 1 failed; the neighbour's 6 entries (2 per call) are not counted as this call's
+    assert len(errors) == 1 and counts == {"cached": 1, "computed": len(crema_clips) - 1}
+    assert cache.info()["entries"] == len(crema_clips) + 2 * func.calls
+
+
 def test_mfcc_cache_is_invalidated_by_a_param_change(tmp_path: Path, crema_clips: list[Path]) -> None:
     cache = FeatureCache(tmp_path / "cache")
     a, _ = extract_features(crema_clips[:1], "mfcc", cache=cache, workers=1, progress=False)

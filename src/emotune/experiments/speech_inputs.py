@@ -166,21 +166,23 @@ def fill_cache(
 
     Returns:
         ``{"files", "extracted", "cached", "failed", "seconds", "errors"}``:
-        ``extracted`` counts new cache entries (identical files share one),
-        ``cached`` the clips already there, ``errors`` ``(path, reason)`` pairs.
+        ``extracted`` counts the clips whose features this call computed,
+        ``cached`` the clips already there, ``errors``
+        ``(path, reason)`` pairs. Other processes filling the same cache do not
+        change these counts.
     """
     paths = _audio_paths(dataset)
-    before = cache.info()["entries"]
+    counts: dict[str, int] = {}
     t0 = time.perf_counter()
     _, errors = speech_features(
-        paths, features, cache=cache, workers=workers, on_error="skip", max_seconds=max_seconds, progress=progress
+        paths, features, cache=cache, workers=workers, on_error="skip", max_seconds=max_seconds, progress=progress,
+        counts=counts,
     )
     seconds = time.perf_counter() - t0
-    extracted = max(cache.info()["entries"] - before, 0)
     return {
         "files": len(paths),
-        "extracted": extracted,
-        "cached": max(len(paths) - len(errors) - extracted, 0),
+        "extracted": counts["computed"],
+        "cached": counts["cached"],
         "failed": len(errors),
         "seconds": round(seconds, 2),
         "errors": errors,

@@ -37,6 +37,7 @@ def speech_features(
     max_seconds: float | None = None,
     progress: bool = False,
     params: Mapping[str, Any] | None = None,
+    counts: dict[str, int] | None = None,
 ) -> tuple[list[np.ndarray | None], list[tuple[str, str]]]:
     """Features of the clips at ``paths`` at :data:`SPEECH_SR`, cut to ``max_seconds`` (cached).
 
@@ -52,7 +53,7 @@ def speech_features(
     load_kwargs = {} if max_seconds is None else {"max_seconds": float(max_seconds)}
     return extract_features(
         paths, extractor, sr=SPEECH_SR, cache=cache, workers=workers, on_error=on_error,  # type: ignore[arg-type]
-        progress=progress, load_kwargs=load_kwargs,
+        progress=progress, load_kwargs=load_kwargs, counts=counts,
     )
 
 

@@ -96,6 +96,7 @@ def extract_features(
     on_error: Literal["raise", "skip"] = "raise",
     progress: bool = True,
     load_kwargs: Mapping[str, Any] | None = None,
+    counts: dict[str, int] | None = None,
 ) -> tuple[list[np.ndarray | None], list[tuple[str, str]]]:
     """Features of many audio files, computed once and kept in ``cache``.
 
@@ -119,6 +120,10 @@ def extract_features(
         progress: show a Rich progress bar.
         load_kwargs: more :func:`load_audio` settings (``trim_db``,
             ``max_seconds``, ``pad``, ``min_seconds``); they enter the cache key.
+        counts: if given, filled with this call's own ``"cached"`` (files served
+            from the cache) and ``"computed"`` (files whose features were computed
+            here); unlike a before/after count of cache entries, other processes
+            writing to the same cache do not change them.
 
     Returns:
         ``features``: one array per path, in order (``(T, dim)`` or ``(dim,)``
@@ -151,6 +156,7 @@ def extract_features(
             raise FeatureError(reason if files[i] in reason else f"{files[i]!r}: {reason}")
         failed[i] = reason
 
+    n_cached = 0
     with _ProgressBar(progress, f"{ext.name} features", len(files)) as bar:
         key_base = None
         if cache is not None:
@@ -169,6 +175,7 @@ def extract_features(
             hit = cache.get(key)
             if hit is not None:
                 out[i] = hit
+                n_cached += 1
                 bar.advance(1)
             else:
                 todo.setdefault(key, []).append(i)
@@ -199,6 +206,9 @@ def extract_features(
             _run_pool(jobs, todo, files, ext, sr, settings, workers, done)
 
     errors = [(files[i], failed[i]) for i in sorted(failed)]
+    if counts is not None:
+        counts["cached"] = n_cached
+        counts["computed"] = len(files) - n_cached - len(failed)
     return out, errors
 
 
