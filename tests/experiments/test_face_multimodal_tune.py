@@ -28,7 +28,8 @@ def test_face_task_defaults():
     cfg = TuneConfig(task="face", dataset="ckplus")
     assert cfg.features == "mx_hog" and cfg.model == "linear" and cfg.resolved_outer_cv() == "group:5"
     assert cfg.cv == "group:5" and TuneConfig(task="face", cv="holdout").cv == "holdout"
-    assert TuneConfig(task="speech").cv == TuneConfig(task="text").cv == "holdout"
+    assert TuneConfig(task="speech").cv == "group:3" and TuneConfig(task="speech", cv="holdout").cv == "holdout"
+    assert TuneConfig(task="text").cv == TuneConfig(task="multimodal").cv == "holdout"
     cfg = TuneConfig(task="multimodal", dataset="ravdess-av", modalities=["audio", "face"], fusion="stacking")
     assert cfg.features == "egemaps" and cfg.model == "mlp"
     from emotune.exceptions import ConfigError

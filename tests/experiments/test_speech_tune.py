@@ -211,7 +211,7 @@ def test_tune_speech_end_to_end(shared_data: Path, tmp_path: Path, monkeypatch):
     config = TuneConfig(
         task="speech", dataset="crema-d", data_dir=str(shared_data / CREMA), limit=120, features="mfcc",
         model="cnn_bilstm", optimizer="random", trials=2, epochs=2, max_seconds=3.0, out=str(out), progress=False,
-        cache_dir=str(tmp_path / "cache"), outer_cv="holdout",
+        cache_dir=str(tmp_path / "cache"), outer_cv="holdout", cv="holdout",
     )
     result = run_tune(config)
 
@@ -303,7 +303,7 @@ def test_outer_folds_by_speaker_pool_every_clip_once(shared_data: Path, tmp_path
     config = TuneConfig(
         task="speech", dataset="crema-d", data_dir=str(shared_data / CREMA), limit=150, features="egemaps",
         model="mlp", optimizer="lwaro", optimizer_options={"pop_size": 2}, trials=2, epochs=3, outer_cv="group:3",
-        out=str(out), progress=False, cache_dir=str(tmp_path / "cache"),
+        cv="holdout", out=str(out), progress=False, cache_dir=str(tmp_path / "cache"),
     )
     assert TuneConfig(task="speech", features="mfcc").resolved_outer_cv() == "group:5"
     result = run_tune(config)

@@ -78,7 +78,7 @@ def test_no_speakers_fall_back_to_stratified_folds_by_sample():
 def test_search_folds_stay_inside_train_and_validation_by_speaker():
     dataset, y, groups = _data(20)
     train, val, test, _ = outer_plan(_config(), dataset, y, groups).splits[0]
-    holdout = search_folds(_config(), y, groups, train, val)
+    holdout = search_folds(_config(cv="holdout"), y, groups, train, val)
     assert len(holdout) == 1 and holdout[0][0] is train and holdout[0][1] is val
     folds = search_folds(_config(cv="group:3"), y, groups, train, val)
     assert len(folds) == 3
