@@ -17,7 +17,9 @@ the same split and the same seed:
   only evaluates the initial population unless ``--pop-size`` is set.
 
 Both go through the whole tune protocol (``emotune.experiments.tune.run_tune``):
-the search scores on a validation part, the chosen configuration is retrained on
+the search scores on a validation part (``--cv K``: the mean over K folds of train +
+validation instead; the ``defaults`` row follows ``emotune tune --task text``'s own
+``cv`` unless ``--cv`` is given), the chosen configuration is retrained on
 train + validation for the epoch count the search found best, and it is scored
 once on the test part, next to a TF-IDF + logistic regression baseline on the
 same split.
@@ -170,7 +172,7 @@ def run_one(job: dict[str, Any]) -> dict[str, Any]:
     from emotune.experiments.config import TuneConfig
     from emotune.experiments.tune import run_tune
 
-    record: dict[str, Any] = {k: job[k] for k in ("dataset", "model", "mode", "optimizer", "seed", "features")}
+    record: dict[str, Any] = {k: job[k] for k in ("dataset", "model", "mode", "optimizer", "seed", "features", "cv")}
     import emotune
 
     record["emotune_path"] = str(Path(emotune.__file__).parent)
@@ -245,12 +247,12 @@ def summarize(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if "error" in r:
             continue
         groups.setdefault((r["dataset"], r["model"], r["mode"], r["optimizer"], r["features"],
-                           r.get("augment", "none")), []).append(r)
+                           r.get("augment", "none"), r.get("cv", "holdout")), []).append(r)
     rows = []
     keys = ("test_accuracy", "test_macro_f1", "baseline_accuracy", "minilm_lr_accuracy", "best_val_fitness",
             "seconds_per_trial", "total_seconds", "cpu_seconds", "peak_rss_mib")
-    for (dataset, model, mode, optimizer, features, augment), rs in groups.items():
-        row: dict[str, Any] = {"dataset": dataset, "model": model, "mode": mode, "optimizer": optimizer,
+    for (dataset, model, mode, optimizer, features, augment, cv), rs in groups.items():
+        row: dict[str, Any] = {"dataset": dataset, "model": model, "mode": mode, "optimizer": optimizer, "cv": cv,
                                "features": features + ("" if augment == "none" else f" +{augment}"),
                                "vs_best_ref": [r.get("vs_best_ref") for r in rs], "trials": rs[0]["trials"], "seeds": [r["seed"] for r in rs],
                                "n_train": rs[0]["n_train"], "n_val": rs[0]["n_val"], "n_test": rs[0]["n_test"],
@@ -283,7 +285,7 @@ def _interval(row: dict[str, Any]) -> str:
 def render_table(rows: list[dict[str, Any]], title: str) -> Table:
     table = Table(title=title)
     for col, justify in (("dataset", "left"), ("model", "left"), ("mode", "left"), ("optimizer", "left"),
-                         ("features", "left"), ("trials", "right"), ("train/val/test", "right"),
+                         ("inner cv", "left"), ("features", "left"), ("trials", "right"), ("train/val/test", "right"),
                          ("test acc %", "right"), ("test macro-F1 %", "right"), ("TF-IDF acc %", "right"),
                          ("MiniLM+LR acc %", "right"), ("acc - best ref, 95% CI", "left"),
                          ("val fitness", "right"), ("s/trial", "right"), ("total s", "right"), ("CPU s", "right"),
@@ -291,7 +293,8 @@ def render_table(rows: list[dict[str, Any]], title: str) -> Table:
         table.add_column(col, justify=justify)
     for r in rows:
         table.add_row(
-            r["dataset"], r["model"], r["mode"], r["optimizer"], r["features"], str(r["trials"]),
+            r["dataset"], r["model"], r["mode"], r["optimizer"], r.get("cv", "holdout"), r["features"],
+            str(r["trials"]),
             f"{r['n_train']}/{r['n_val']}/{r['n_test']}",
             _fmt(r, "test_accuracy", 100), _fmt(r, "test_macro_f1", 100), _fmt(r, "baseline_accuracy", 100),
             _fmt(r, "minilm_lr_accuracy", 100), _interval(r),
@@ -337,10 +340,38 @@ def _names(text: str, allowed: tuple[str, ...] | dict, what: str, parser: argpar
     return names
 
 
+def inner_cv(spec: str | None, parser: argparse.ArgumentParser) -> tuple[str, str]:
+    """The search's ``cv`` (TuneConfig.cv) of the model rows and of the ``defaults`` row.
+
+    ``spec`` is ``--cv``: when given, both rows use it; when ``None``, the model rows keep
+    this benchmark's historical ``holdout`` and the ``defaults`` row takes what
+    ``emotune tune --task text`` resolves (``TEXT_DEFAULTS["cv"]``, else
+    ``TuneConfig(task="text").cv``), so it stays exactly the shipped defaults.
+    """
+    from emotune.data.splits import parse_cv
+    from emotune.exceptions import ConfigError
+    from emotune.experiments.config import TuneConfig
+
+    if spec is not None:
+        try:
+            parse_cv(spec)
+        except ConfigError as exc:
+            parser.error(f"--cv: {exc}")
+        return spec, spec
+    return "holdout", str(DEFAULTS_ROW.get("cv") or TuneConfig(task="text").cv)
+
+
+def _cv_suffix(cv: str) -> str:
+    """Run-folder suffix of an inner ``cv`` spec: ``""`` for holdout (the historical folders), else ``-cv3``,
+    ``-cvsample5`` ..."""
+    return "" if cv == "holdout" else "-cv" + cv.replace(":", "")
+
+
 def build_jobs(args: argparse.Namespace, parser: argparse.ArgumentParser, err: Console) -> list[dict[str, Any]]:
     datasets = _names(args.datasets, DATASETS, "datasets", parser)
     models = _names(args.models, MODELS, "models", parser)
     modes = _names(args.modes, ("untuned", "tuned"), "modes", parser)
+    model_cv, defaults_cv = inner_cv(args.cv, parser)
     jobs = []
     for dataset in datasets:
         reader, folder = DATASETS[dataset]
@@ -361,12 +392,14 @@ def build_jobs(args: argparse.Namespace, parser: argparse.ArgumentParser, err: C
             for model in models:
                 if model == "defaults":
                     d = DEFAULTS_ROW
-                    run_dir = args.out / dataset / "defaults" / f"seed{seed}{'-' + args.tag if args.tag else ''}{outer}"
+                    run_dir = (args.out / dataset / "defaults" /
+                               f"seed{seed}{'-' + args.tag if args.tag else ''}{_cv_suffix(defaults_cv)}{outer}")
                     config = {"seed": seed, "task": "text", "dataset": reader, "data_dir": data_dir, "limit": limit,
-                              "cv": "holdout", **d, "out": str(run_dir), "cache_dir": args.cache_dir,
+                              **d, "cv": defaults_cv, "out": str(run_dir), "cache_dir": args.cache_dir,
                               "progress": False, "threads": args.threads, **extra}
                     jobs.append({"dataset": dataset, "model": f"defaults ({d['model']})", "mode": "tuned",
                                  "optimizer": d["optimizer"], "seed": seed, "features": d["features"],
+                                 "cv": defaults_cv,
                                  "config": {"optimizer_options": {}, "fixed_params": {}, **config},
                                  "fixed_source": {}})
                     continue
@@ -375,10 +408,11 @@ def build_jobs(args: argparse.Namespace, parser: argparse.ArgumentParser, err: C
                     optimizer = "random" if mode == "untuned" else (args.optimizer or DEFAULT_OPTIMIZER[model])
                     tag = "" if args.augment == "none" else f"-{args.augment}"
                     tag += "" if not args.tag else f"-{args.tag}"
+                    tag += _cv_suffix(model_cv)
                     run_dir = args.out / dataset / model / f"{mode}-{optimizer}-{args.features}{tag}-seed{seed}{outer}"
                     config = {
                         "seed": seed, "task": "text", "dataset": reader, "data_dir": data_dir, "limit": limit,
-                        "cv": "holdout", "features": args.features, "max_len": args.max_len,
+                        "cv": model_cv, "features": args.features, "max_len": args.max_len,
                         "model": model, "optimizer": optimizer,
                         "optimizer_options": {"pop_size": args.pop_size} if mode == "tuned" and args.pop_size else {},
                         "trials": 1 if mode == "untuned" else args.trials,
@@ -391,7 +425,7 @@ def build_jobs(args: argparse.Namespace, parser: argparse.ArgumentParser, err: C
                     if args.fix:
                         config["fixed_params"] = {**config["fixed_params"], **json.loads(args.fix)}
                     jobs.append({"dataset": dataset, "model": model, "mode": mode, "optimizer": optimizer,
-                                 "seed": seed, "features": args.features,
+                                 "seed": seed, "features": args.features, "cv": model_cv,
                                  "config": config, "fixed_source": source if mode == "untuned" else {}})
     return jobs
 
@@ -421,6 +455,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="outer protocol of MR and the tweets: holdout (stratified 20%% test) or sample:K "
                         "(stratified K-fold, every sentence tested once; mean and std over folds); SST-2 always "
                         "tests on its 872 official sentences")
+    parser.add_argument("--cv", default=None,
+                        help="the search's validation inside each run (TuneConfig.cv: holdout, K, sample:K, ...); "
+                        "default: holdout for the model rows, emotune's text default for the defaults row; "
+                        "anything but holdout adds -cv<spec> to the run folders")
     parser.add_argument("--references", default="tfidf_logreg,minilm_logreg",
                         help="reference rows of every run (TuneConfig.references; mpnet_logreg needs `make mpnet`)")
     parser.add_argument("--pruner", default="none", help="trial pruner (TuneConfig.pruner: none, median, halving, "

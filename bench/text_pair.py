@@ -6,9 +6,15 @@ Both runs must share their data and outer folds (same dataset, limit and seed, a
 the difference A - B with its paired-bootstrap 95% interval (2,000 resamples of the test sentences) and the
 mean over folds of each search's best validation fitness.
 
+``--over-seeds``: the pairs are the same comparison under different seeds on the same sentences (e.g. seeds 0, 1,
+2 of tuned vs untuned on all of MR); it also prints the mean over pairs of A - B with a 95% interval that resamples
+sentences (each resample draws the same sentences for every pair, so seed-to-seed variation of the fold splits and
+searches is in the point estimate, not in the interval).
+
 Usage::
 
     .venv/bin/python bench/text_pair.py RUN_A RUN_B [RUN_A2 RUN_B2 ...] [--json-file bench/out/text_pairs.json]
+        [--over-seeds]
 """
 
 from __future__ import annotations
@@ -68,20 +74,52 @@ def compare(a: Path, b: Path, seed: int = 0) -> dict:
             "val_a": va.tolist(), "val_b": vb.tolist()}
 
 
+def over_seeds(pairs: list[tuple[Path, Path]], n_boot: int = 2000, seed: int = 0) -> dict:
+    """Mean over ``pairs`` of accuracy(A) - accuracy(B) and its sentence-bootstrap 95% interval.
+
+    Every run must pool predictions for the same ``n`` sentences (same dataset and limit; the outer folds
+    may differ by seed). Per sentence ``i``, ``d_i`` is the mean over pairs of ``1[A correct] - 1[B correct]``
+    (float, shape ``(n,)``); the interval is the 2.5 and 97.5 percentiles of the mean of ``d`` over ``n_boot``
+    resamples of the sentences.
+    """
+    y = labels_of(pairs[0][0])
+    diffs = []
+    for a, b in pairs:
+        pa, _, _ = pooled(a)
+        pb, _, _ = pooled(b)
+        if len(pa) != len(y) or len(pb) != len(y):
+            raise SystemExit(f"{a} / {b}: not the same sentences as {pairs[0][0]}")
+        diffs.append((pa.argmax(1) == y).astype(float) - (pb.argmax(1) == y).astype(float))
+    d = np.mean(diffs, axis=0)
+    rng = np.random.default_rng(seed)
+    boots = np.array([d[rng.integers(0, len(d), len(d))].mean() for _ in range(n_boot)])
+    low, high = np.percentile(boots, [2.5, 97.5])
+    return {"pairs": len(pairs), "n_test": int(len(d)), "difference": float(d.mean()), "low": float(low),
+            "high": float(high), "per_pair": [float(x.mean()) for x in diffs]}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("runs", nargs="+", type=Path, help="pairs of run directories: A B [A B ...]")
     ap.add_argument("--json-file", type=Path, default=ROOT / "bench" / "out" / "text_pairs.json")
+    ap.add_argument("--over-seeds", action="store_true",
+                    help="also the mean difference over the pairs (seeds on the same sentences), sentence-resampled")
     args = ap.parse_args(argv)
     if len(args.runs) % 2:
         ap.error("give run directories in pairs (A B)")
-    rows = [compare(a, b) for a, b in zip(args.runs[::2], args.runs[1::2])]
+    pairs = list(zip(args.runs[::2], args.runs[1::2]))
+    rows = [compare(a, b) for a, b in pairs]
+    mean = over_seeds(pairs) if args.over_seeds else None
     args.json_file.parent.mkdir(parents=True, exist_ok=True)
-    args.json_file.write_text(json.dumps(rows, indent=1))
+    args.json_file.write_text(json.dumps(rows if mean is None else {"pairs": rows, "over_seeds": mean}, indent=1))
     for r in rows:
         print(f"{r['a']}\n  vs {r['b']}\n  test acc {100 * r['acc_a']:.2f} vs {100 * r['acc_b']:.2f}: "
               f"{100 * r['difference']:+.2f} [{100 * r['low']:+.2f}, {100 * r['high']:+.2f}] (n = {r['n_test']}); "
               f"mean val fitness over folds {r['val_a_mean']:.4f} vs {r['val_b_mean']:.4f}")
+    if mean is not None:
+        print(f"mean over {mean['pairs']} pairs: {100 * mean['difference']:+.2f} "
+              f"[{100 * mean['low']:+.2f}, {100 * mean['high']:+.2f}] (sentence bootstrap, n = {mean['n_test']}); "
+              f"per pair " + ", ".join(f"{100 * x:+.2f}" for x in mean["per_pair"]))
     return 0
 
 

@@ -223,6 +223,9 @@ def test_cli_text_defaults_are_the_benchmark_chosen_configuration(tmp_path):
 
     cfg = _text_config(None, {"dataset": "csv", "data_dir": "x.csv", "out": str(tmp_path)})
     assert {k: getattr(cfg, k) for k in TEXT_DEFAULTS} == dict(TEXT_DEFAULTS)
+    # the search is judged by 5 folds, not one hold-out (bench/README.md: the hold-out search lost to untuned on MR)
+    assert cfg.cv == "5"
+    assert _text_config(None, {"cv": "holdout"}).cv == "holdout"
     # flags and YAML keys win; speech runs never get the text defaults
     assert _text_config(None, {"model": "sa_lstm", "features": "minilm"}).model == "sa_lstm"
     y = tmp_path / "c.yaml"
@@ -242,13 +245,47 @@ def test_cli_text_defaults_are_the_benchmark_chosen_configuration(tmp_path):
     assert bench.DEFAULTS_ROW == dict(TEXT_DEFAULTS)
 
 
+def test_bench_text_cv_option_reaches_the_runs_and_their_folders(tmp_path):
+    import importlib.util
+    from pathlib import Path
+
+    from rich.console import Console
+
+    from emotune.experiments.text_defaults import TEXT_DEFAULTS
+
+    spec = importlib.util.spec_from_file_location("bench_text", Path(__file__).parents[2] / "bench" / "text.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    parser = bench.argparse.ArgumentParser()
+
+    def jobs(cv):
+        """bench/text.py's jobs for MR, defaults row and untuned mlp, with ``--cv cv`` (None: flag not given)."""
+        ns = bench.argparse.Namespace(
+            datasets="mr", models="defaults,mlp", modes="untuned", references="tfidf_logreg", pruner="none",
+            outer_cv="sample:5", seed0=0, seeds=1, data_root=tmp_path, limit=None, out=tmp_path, tag="",
+            cache_dir=None, threads=1, augment="none", optimizer=None, pop_size=None, trials=2, fix=None,
+            features="minilm_pooled", max_len=128, epochs=2, patience=1, no_warm_start=False, cv=cv)
+        return {j["model"]: j for j in bench.build_jobs(ns, parser, Console(quiet=True))}
+
+    default = jobs(None)
+    assert default["defaults (mlp)"]["config"]["cv"] == TEXT_DEFAULTS["cv"]  # the shipped defaults, exactly
+    assert default["mlp"]["config"]["cv"] == "holdout"  # the model rows keep the benchmark's historical protocol
+    assert default["mlp"]["config"]["out"].endswith("untuned-random-minilm_pooled-seed0-outersample5")
+    five = jobs("5")
+    assert {j["config"]["cv"] for j in five.values()} == {"5"} == {j["cv"] for j in five.values()}
+    assert five["defaults (mlp)"]["config"]["out"].endswith("seed0-cv5-outersample5")
+    assert five["mlp"]["config"]["out"].endswith("minilm_pooled-cv5-seed0-outersample5")
+    with pytest.raises(SystemExit):  # argparse's error for a spec parse_cv refuses
+        jobs("one")
+
+
 def test_demo_runs_on_the_text_defaults():
     from pathlib import Path
 
     from emotune.experiments.text_defaults import TEXT_DEFAULTS
 
     demo = yaml.safe_load((Path(__file__).parents[2] / "src/emotune/experiments/demo.yaml").read_text())
-    for key in ("features", "model", "optimizer", "max_len", "trials"):
+    for key in ("features", "model", "cv", "optimizer", "max_len", "trials"):
         assert demo[key] == TEXT_DEFAULTS[key], key
 
 
