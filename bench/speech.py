@@ -83,12 +83,13 @@ import numpy as np  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
+from emotune.experiments.config import SPEECH_FEATURES  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = ROOT.parent / "shared" / "data" / "crema-d-dev"
 DATASET = "crema-d"
 MODELS = ("mlp", "cnn_bilstm", "sa_lstm")
-FEATURES = ("mfcc", "logmel", "egemaps", "egemaps_lld", "whisper", "whisper_pooled", "whisper_base",
-            "whisper_base_pooled", "whisper_base_fast", "whisper_base_pooled_fast")
+FEATURES = SPEECH_FEATURES
 NORMALIZE = ("global", "speaker", "none", "auto")
 METRICS = ("unweighted_accuracy", "weighted_accuracy", "macro_f1")
 ANCHORS = {

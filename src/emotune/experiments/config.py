@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from emotune.exceptions import ConfigError
+from emotune.features.audio_extractors import AUDIO_FEATURES
 from emotune.features.face_images import FACE_FEATURES  # re-exported: face-image features, the task default first
 
 __all__ = ["TuneConfig", "load_config", "save_config", "TEXT_FEATURES", "SPEECH_FEATURES", "FACE_FEATURES",
@@ -24,8 +25,7 @@ TEXT_FEATURES = ("tokens", "word2vec", "minilm", "minilm_pooled", "minilm_layers
 Word2Vec, frozen MiniLM token states (frames), or pooled MiniLM sentence vectors;
 ``mpnet``/``mpnet_pooled`` the same from all-mpnet-base-v2 (optional, ``make mpnet``)."""
 
-SPEECH_FEATURES = ("mfcc", "logmel", "egemaps", "egemaps_lld", "whisper", "whisper_pooled", "whisper_base",
-                   "whisper_base_pooled", "whisper_base_fast", "whisper_base_pooled_fast")
+SPEECH_FEATURES = tuple(AUDIO_FEATURES.names())  # every registered audio extractor (features/audio_extractors.py)
 
 MODALITIES = ("audio", "face", "mocap", "text")
 """Modalities of task ``multimodal`` (``face``: the per-clip Action Unit / OpenFace vector; ``mocap``: the motion-capture
