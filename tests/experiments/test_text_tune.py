@@ -217,9 +217,13 @@ def test_sst2_limit_keeps_every_official_test_sentence(shared_data):
     assert len(dataset) == 500 + 872
 
 
-def test_cli_text_defaults_are_the_benchmark_chosen_configuration(tmp_path):
+def test_cli_text_defaults_are_the_benchmark_chosen_configuration(tmp_path, monkeypatch):
     from emotune.cli import _text_config
+    from emotune.experiments import text_defaults
     from emotune.experiments.text_defaults import TEXT_DEFAULTS
+
+    monkeypatch.setattr(text_defaults, "_mpnet_available", lambda: True)  # what `make venv` installs
+    assert TEXT_DEFAULTS["features"] == "mpnet_pooled"  # bench/README.md: MPNet beats MiniLM by 8-9 points
 
     cfg = _text_config(None, {"dataset": "csv", "data_dir": "x.csv", "out": str(tmp_path)})
     assert {k: getattr(cfg, k) for k in TEXT_DEFAULTS} == dict(TEXT_DEFAULTS)
@@ -243,6 +247,24 @@ def test_cli_text_defaults_are_the_benchmark_chosen_configuration(tmp_path):
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
     assert bench.DEFAULTS_ROW == dict(TEXT_DEFAULTS)
+
+
+def test_text_defaults_fall_back_to_minilm_with_a_warning_when_mpnet_is_not_installed():
+    from emotune.experiments.text_defaults import FALLBACK_FEATURES, with_text_defaults
+
+    with pytest.warns(UserWarning, match="make mpnet"):
+        filled = with_text_defaults({"dataset": "csv"}, mpnet_available=lambda: False)
+    assert filled["features"] == FALLBACK_FEATURES == "minilm_pooled"
+    assert filled["model"] == "mlp" and filled["cv"] == "5"  # the rest of the defaults stay
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no warning: the user chose, or MPNet is there
+        assert with_text_defaults({"features": "mpnet_pooled"}, mpnet_available=lambda: False)["features"] == (
+            "mpnet_pooled")  # named explicitly: the encoder's own install error will say what to do
+        assert with_text_defaults({"features": "minilm"}, mpnet_available=lambda: False)["features"] == "minilm"
+        assert with_text_defaults({}, mpnet_available=lambda: True)["features"] == "mpnet_pooled"
+        assert "features" not in with_text_defaults({"task": "speech"}, mpnet_available=lambda: False)
 
 
 def test_bench_text_cv_option_reaches_the_runs_and_their_folders(tmp_path):

@@ -110,3 +110,22 @@ def test_serving_rebuilds_mpnet_inputs_with_the_mpnet_encoder() -> None:
     assert isinstance(pooled.encoder, MPNetEncoder) and pooled.pooled
     assert isinstance(frames.encoder, MPNetEncoder) and not frames.pooled
     assert not isinstance(minilm.encoder, MPNetEncoder) and minilm.pooled
+
+
+def test_available_when_env_folder_or_unpacked_model_or_slices(tmp_path: Path, monkeypatch) -> None:
+    """mpnet_available says what mpnet_model_path would find, and unpacks nothing to say it."""
+    from emotune.features.mpnet import mpnet_available
+
+    monkeypatch.delenv(MPNET_ENV, raising=False)
+    monkeypatch.setattr(mpnet_mod, "MPNET_DISTRIBUTIONS", ("emotune-no-such-part-001",))
+    assert not mpnet_available(tmp_path / "models")
+    assert not (tmp_path / "models").exists()
+    (tmp_path / "models" / "all-mpnet-base-v2").mkdir(parents=True)
+    assert not mpnet_available(tmp_path / "models")  # a folder without config.json is not a model
+    (tmp_path / "models" / "all-mpnet-base-v2" / "config.json").write_text("{}")
+    assert mpnet_available(tmp_path / "models")
+    monkeypatch.setenv(MPNET_ENV, str(tmp_path / "mine"))
+    assert mpnet_available(tmp_path / "elsewhere")
+    monkeypatch.delenv(MPNET_ENV)
+    monkeypatch.setattr(mpnet_mod, "MPNET_DISTRIBUTIONS", MPNET_DISTRIBUTIONS)
+    assert mpnet_available(tmp_path / "elsewhere") == _slices_installed()

@@ -23,7 +23,7 @@ __all__ = ["TuneConfig", "load_config", "save_config", "TEXT_FEATURES", "SPEECH_
 TEXT_FEATURES = ("tokens", "word2vec", "minilm", "minilm_pooled", "minilm_layers", "mpnet", "mpnet_pooled")
 """Text inputs: token ids with a trainable embedding, the same initialised from
 Word2Vec, frozen MiniLM token states (frames), or pooled MiniLM sentence vectors;
-``mpnet``/``mpnet_pooled`` the same from all-mpnet-base-v2 (optional, ``make mpnet``)."""
+``mpnet``/``mpnet_pooled`` the same from all-mpnet-base-v2 (the CLI's text default; ``make venv`` installs it)."""
 
 SPEECH_FEATURES = tuple(AUDIO_FEATURES.names())  # every registered audio extractor (features/audio_extractors.py)
 
@@ -50,7 +50,7 @@ _TASK_CV = {"face": "group:5", "speech": "group:3"}
 _TASKS = ("text", "speech", "face", "multimodal")
 _NORMALIZE = ("global", "speaker", "none", "auto")
 _ON_BAD = ("error", "skip")
-_TEXT_REFERENCES = ("tfidf_logreg", "minilm_logreg", "mpnet_logreg")  # mpnet: optional, `make mpnet`
+_TEXT_REFERENCES = ("tfidf_logreg", "minilm_logreg", "mpnet_logreg")  # mpnet: installed by `make venv` / `make mpnet`
 
 
 @dataclass

