@@ -296,7 +296,7 @@ def demo(
     out: str = typer.Option("runs/demo", help="Run directory."),
     trials: Optional[int] = typer.Option(None, help="Override the demo's number of trials."),
 ) -> None:
-    """Tune a sentiment model on the embedded tweets corpus (about ten minutes on two cores)."""
+    """Tune a sentiment model on the embedded tweets corpus (minutes on two cores: MPNet encodes 3,000 tweets once)."""
     from importlib import resources
 
     from emotune.experiments.config import load_config
