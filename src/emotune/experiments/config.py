@@ -168,6 +168,9 @@ class TuneConfig:
                                   f"got {self.encoding!r}") from None
         if self.augment not in ("none", "fgm", "gan"):
             raise ConfigError(f"augment must be none, fgm or gan, got {self.augment!r}")
+        from emotune.search.optimizers import check_optimizer_options
+
+        check_optimizer_options(self.optimizer, self.optimizer_options)  # at once, not after feature extraction
         bad_refs = [r for r in self.references if r not in _TEXT_REFERENCES]
         if bad_refs:
             raise ConfigError(f"references must be among {_TEXT_REFERENCES}, got {bad_refs}")

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+import inspect
+from typing import Any, Mapping, Sequence
+
+from emotune.exceptions import ConfigError
 
 from emotune.search.optimizers._base import OPTIMIZERS, Candidate, Optimizer, PopulationOptimizer
 from emotune.search.optimizers import _random  # noqa: F401  (registers "random")
@@ -13,7 +16,28 @@ from emotune.search.optimizers import _lwaro  # noqa: F401
 from emotune.search.optimizers import _tpe  # noqa: F401
 from emotune.search.optimizers import _cmaes  # noqa: F401
 
-__all__ = ["OPTIMIZERS", "Candidate", "Optimizer", "PopulationOptimizer", "make_optimizer"]
+__all__ = ["OPTIMIZERS", "Candidate", "Optimizer", "PopulationOptimizer", "check_optimizer_options", "make_optimizer"]
+
+
+_SET_BY_THE_STUDY = ("self", "dim", "budget", "seed", "bits_per_dim")
+
+
+def check_optimizer_options(name: str, options: Mapping[str, Any]) -> None:
+    """Refuse options that the optimizer registered as ``name`` does not take, naming those it does.
+
+    Raises:
+        RegistryError: ``name`` is not a registered optimizer.
+        ConfigError: e.g. ``pop_size`` for ``random``, which has no population.
+    """
+    params = inspect.signature(OPTIMIZERS.get(name)).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return
+    accepted = [k for k in params if k not in _SET_BY_THE_STUDY]
+    unknown = sorted(k for k in options if k not in accepted)
+    if unknown:
+        raise ConfigError(
+            f"optimizer {name!r} takes no option {', '.join(map(repr, unknown))}; "
+            f"its options are: {', '.join(accepted) or 'none'}")
 
 
 def make_optimizer(
@@ -29,6 +53,7 @@ def make_optimizer(
 
     ``bits_per_dim`` is passed only to bit-string optimizers (``uses_bits``).
     """
+    check_optimizer_options(name, options)
     cls = OPTIMIZERS.get(name)
     if cls.uses_bits and bits_per_dim is not None:
         options["bits_per_dim"] = list(bits_per_dim)
